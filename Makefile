@@ -1,0 +1,39 @@
+# The two commands a newcomer needs:  make demo  and  make test.
+# Each installs what is missing first (scripts/setup.sh) and is safe to re-run.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export EXTFRAME_VENV := $(abspath $(VENV))
+
+.PHONY: all setup demo test lint unit kernel actions clean help
+
+all: help
+
+help:
+	@echo "make demo     build, load, run and unload the bundled actions on the real kernel"
+	@echo "make test     lint, type-check and run the whole test suite"
+	@echo "make setup    only install what is missing"
+	@echo "make actions  rebuild actions/*.o from actions/*.c"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/extframe demo
+
+lint: setup
+	$(VENV)/bin/ruff check extframe analyzer tests bench
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected nothing; that must never count as a pass.
+test: lint
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+actions: setup
+	$(VENV)/bin/extframe build actions/*.c
+
+clean:
+	rm -f actions/*.o
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from extframe.cli import main
+
+raise SystemExit(main())

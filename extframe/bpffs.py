@@ -1,0 +1,151 @@
+"""Pinning loaded objects in bpffs under one project folder.
+
+Layout: ``<root>/<name>/prog/<program>`` and ``<root>/<name>/map/<map>``,
+where ``<root>`` is ``/sys/fs/bpf/extframe`` (``$EXTFRAME_BPFFS`` overrides
+``/sys/fs/bpf``). bpffs refuses names containing '.', so libbpf's internal
+map names (``dec_ttl.rodata``) are pinned with '_' in its place.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from extframe import libbpf
+from extframe.errors import PinError
+from extframe.loader import LoadedObject
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+
+
+def bpffs_mount() -> Path:
+    """Where bpffs is expected: ``$EXTFRAME_BPFFS`` or ``/sys/fs/bpf``."""
+    return Path(os.environ.get("EXTFRAME_BPFFS", "/sys/fs/bpf"))
+
+
+def default_root() -> Path:
+    """The project folder in bpffs."""
+    return bpffs_mount() / "extframe"
+
+
+def fs_type(path: Path) -> str | None:
+    """The type of the file system ``path`` is on, from /proc/self/mountinfo."""
+    path = path.resolve()
+    best: tuple[int, str] | None = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            mount_point = left.split()[4].replace("\\040", " ")
+            fstype = right.split()[0]
+            if (path == Path(mount_point) or Path(mount_point) in path.parents) and (
+                best is None or len(mount_point) >= best[0]
+            ):
+                best = (len(mount_point), fstype)
+    return best[1] if best else None
+
+
+def require_bpffs(root: Path) -> None:
+    """Raise ``PinError`` unless ``root`` (or where it would be) is on bpffs."""
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if fs_type(probe) != "bpf":
+        mount = bpffs_mount()
+        raise PinError(
+            f"bpffs is not mounted at {mount}: run `mount -t bpf bpf {mount}` "
+            "as root (or `make setup`)"
+        )
+
+
+def check_name(name: str) -> None:
+    """Names are short identifiers: bpffs forbids '.', OVS wants identifiers."""
+    if not NAME.match(name):
+        raise PinError(
+            f"invalid name {name!r}: use letters, digits and '_' (at most 32, not starting "
+            "with a digit)"
+        )
+
+
+def pin_name(name: str) -> str:
+    """``name`` made acceptable to bpffs."""
+    return name.replace(".", "_")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pinned:
+    """Where an object's programs and maps are pinned."""
+
+    name: str
+    folder: Path
+    programs: dict[str, Path]
+    maps: dict[str, Path]
+
+
+def pin(obj: LoadedObject, name: str, root: Path | None = None) -> Pinned:
+    """Pin every program and map of ``obj`` under ``root/name``.
+
+    All or nothing: if any pin fails, every pin made so far is removed.
+    """
+    root = root or default_root()
+    check_name(name)
+    require_bpffs(root)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / name
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        raise PinError(
+            f"{name!r} is already pinned at {folder}: `extframe unload {name}` first"
+        ) from None
+    programs: dict[str, Path] = {}
+    maps: dict[str, Path] = {}
+    try:
+        (folder / "prog").mkdir()
+        (folder / "map").mkdir()
+        for p in obj.programs:
+            programs[p.name] = _pin_fd(p.fd, folder / "prog" / pin_name(p.name))
+        for m in obj.maps:
+            maps[m.name] = _pin_fd(m.fd, folder / "map" / pin_name(m.name))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Pinned(name=name, folder=folder, programs=programs, maps=maps)
+
+
+def _pin_fd(fd: int, path: Path) -> Path:
+    if libbpf.lib().bpf_obj_pin(fd, str(path).encode()) < 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        hint = "bpffs is full or read-only" if err in (errno.ENOSPC, errno.EROFS) else ""
+        raise PinError(f"cannot pin {path}: {os.strerror(err)}" + (f" ({hint})" if hint else ""))
+    return path
+
+
+def unpin(name: str, root: Path | None = None) -> list[Path]:
+    """Remove everything pinned under ``root/name``; return what was removed.
+
+    The kernel frees a program or map once its last pin and file descriptor
+    are gone.
+    """
+    root = root or default_root()
+    check_name(name)
+    folder = root / name
+    if not folder.is_dir():
+        known = ", ".join(pinned_names(root)) or "nothing is loaded"
+        raise PinError(f"{name!r} is not loaded under {root} ({known})")
+    removed = sorted(p for p in folder.rglob("*") if not p.is_dir())
+    shutil.rmtree(folder)
+    return removed
+
+
+def pinned_names(root: Path | None = None) -> list[str]:
+    """The names of the objects pinned under ``root``."""
+    root = root or default_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir())

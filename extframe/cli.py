@@ -1,0 +1,523 @@
+"""The extframe command line: build, load, run and unload actions on the real kernel.
+
+Every command builds its result once as plain data, then prints it as text
+or, with ``--json``, as JSON (bpftool's conventions: snake_case keys with
+units in their names, errors as ``{"error": "..."}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from extframe import __version__, bpffs
+from extframe import packet as packets
+from extframe.build import BuildOptions, build
+from extframe.errors import BuildError, ExtframeError, VerifierError
+from extframe.loader import PROG_TYPES, LoadedObject, LoadOptions, load_object
+from extframe.manifest import read_declared
+from extframe.testrun import RunInput, run
+from extframe.vectors import VectorFile, run_vectors, vectors_path
+
+ACTIONS_DIR = Path(__file__).resolve().parent.parent / "actions"
+
+Result = dict[str, Any]
+
+EXIT_CODES = """\
+exit status:
+  0  success
+  1  an action did not do what its vectors say (vectors, demo)
+  2  usage, input, build or environment error
+  3  the kernel verifier rejected a program
+"""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def object_for(path: Path, build_dir: Path | None = None) -> Iterator[Path]:
+    """An object file for ``path``: built into a temporary folder if it is C."""
+    if path.suffix == ".c":
+        with tempfile.TemporaryDirectory(prefix="extframe-") as tmp:
+            yield build(path, Path(build_dir or tmp) / (path.stem + ".o"))
+    else:
+        yield path
+
+
+def load(path: Path, args: argparse.Namespace) -> tuple[LoadedObject, Path]:
+    """Build (if C) and load; return the loaded object and the object path."""
+    with object_for(path) as obj_path:
+        obj = load_object(obj_path, LoadOptions(prog_type=args.type))
+        obj.path = path
+        return obj, obj_path
+
+
+def program_summary(obj: LoadedObject) -> list[Result]:
+    return [
+        {
+            "name": p.name,
+            "section": p.section,
+            "type": p.type_name,
+            "insns": p.insn_count,
+            "verifier_processed_insns": p.processed_insns,
+            "verifier_log_bytes": len(p.log),
+            "verifier_log_complete": p.log_complete,
+        }
+        for p in obj.programs
+    ]
+
+
+def packet_inputs(args: argparse.Namespace) -> list[tuple[str, bytes]]:
+    if args.packet is not None:
+        return [(args.packet, packets.from_expression(args.packet))]
+    if args.hex is not None:
+        return [("hex", packets.from_hex(args.hex))]
+    pkts = packets.from_pcap(Path(args.pcap))
+    if not pkts:
+        raise ExtframeError(f"{args.pcap}: the capture holds no packets")
+    return [(f"{args.pcap}#{i + 1}", p) for i, p in enumerate(pkts)]
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_build(args: argparse.Namespace) -> Result:
+    sources = [Path(s) for s in args.sources]
+    if args.output and len(sources) > 1:
+        raise ExtframeError("-o takes one source; without -o each object goes beside its source")
+    built = []
+    for src in sources:
+        out = build(
+            src, Path(args.output) if args.output else None, BuildOptions(werror=args.werror)
+        )
+        built.append({"source": str(src), "object": str(out)})
+    return {"built": built}
+
+
+def text_build(r: Result) -> str:
+    return "\n".join(f"built {b['object']}" for b in r["built"])
+
+
+def cmd_load(args: argparse.Namespace) -> Result:
+    path = Path(args.action)
+    name = args.name or path.stem
+    bpffs.check_name(name)
+    bpffs.require_bpffs(bpffs.default_root())
+    obj, _ = load(path, args)
+    with obj:
+        pinned = bpffs.pin(obj, name)
+        return {
+            "name": name,
+            "folder": str(pinned.folder),
+            "programs": program_summary(obj),
+            "pinned_programs": {k: str(v) for k, v in pinned.programs.items()},
+            "pinned_maps": {k: str(v) for k, v in pinned.maps.items()},
+        }
+
+
+def text_load(r: Result) -> str:
+    lines = [f"loaded {r['name']} at {r['folder']}"]
+    for p in r["programs"]:
+        lines.append(
+            f"  program {p['name']} ({p['type']}, {p['insns']} insns): verifier processed "
+            f"{p['verifier_processed_insns']} insns"
+        )
+    lines += [f"  pinned {path}" for path in r["pinned_programs"].values()]
+    lines += [f"  pinned {path}" for path in r["pinned_maps"].values()]
+    return "\n".join(lines)
+
+
+def cmd_unload(args: argparse.Namespace) -> Result:
+    names = bpffs.pinned_names() if args.all else args.names
+    if not names and not args.all:
+        raise ExtframeError("name what to unload, or pass --all")
+    removed = {n: [str(p) for p in bpffs.unpin(n)] for n in names}
+    return {"unloaded": removed}
+
+
+def text_unload(r: Result) -> str:
+    if not r["unloaded"]:
+        return "nothing was loaded"
+    return "\n".join(f"unloaded {n} ({len(p)} pins)" for n, p in r["unloaded"].items())
+
+
+def cmd_run(args: argparse.Namespace) -> Result:
+    inputs = packet_inputs(args)
+    obj, _ = load(Path(args.action), args)
+    with obj:
+        prog = obj.program(args.program)
+        runs = []
+        for label, data in inputs:
+            res = run(
+                prog,
+                RunInput(
+                    packet=data,
+                    in_port=args.in_port,
+                    arg=args.arg,
+                    mark=args.mark,
+                    priority=args.priority,
+                    repeat=args.repeat,
+                ),
+            )
+            d = packets.diff(data, res.packet)
+            runs.append(
+                {
+                    "input": label,
+                    "verdict": res.verdict,
+                    "retval": res.retval,
+                    "run_time_ns": res.duration_ns,
+                    "mark_in": args.mark,
+                    "mark_out": res.mark,
+                    "priority_in": args.priority,
+                    "priority_out": res.priority,
+                    "size_in": d.length_before,
+                    "size_out": d.length_after,
+                    "changed_bytes": [list(r) for r in d.changed_bytes],
+                    "fields": [
+                        {"field": c.field, "before": c.before, "after": c.after} for c in d.fields
+                    ],
+                    "layers_in": d.layers_before,
+                    "layers_out": d.layers_after,
+                    "packet_out_hex": res.packet.hex(),
+                }
+            )
+        return {
+            "action": args.action,
+            "program": prog.name,
+            "type": prog.type_name,
+            "verifier_processed_insns": prog.processed_insns,
+            "runs": runs,
+        }
+
+
+def _ranges(rs: list[list[int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in rs)
+
+
+def text_run(r: Result) -> str:
+    lines = [
+        f"{r['action']}: program {r['program']} ({r['type']}), "
+        f"verifier processed {r['verifier_processed_insns']} insns"
+    ]
+    for x in r["runs"]:
+        lines.append(f"{x['input']}")
+        lines.append(
+            f"  verdict   {x['verdict']} (return code {x['retval']}, {x['run_time_ns']} ns)"
+        )
+        meta = []
+        for k in ("mark", "priority"):
+            a, b = x[f"{k}_in"], x[f"{k}_out"]
+            meta.append(f"{k} {a}" + (f" → {b}" if a != b else ""))
+        lines.append("  metadata  " + ", ".join(meta))
+        if x["size_in"] != x["size_out"]:
+            lines.append(
+                f"  length    {x['size_in']} → {x['size_out']} bytes "
+                f"({'/'.join(x['layers_in'])} → {'/'.join(x['layers_out'])})"
+            )
+        elif not x["changed_bytes"]:
+            lines.append("  packet    unchanged")
+        else:
+            width = max(len(f["field"]) for f in x["fields"]) if x["fields"] else 0
+            for f in x["fields"]:
+                lines.append(f"  {f['field']:<{width}}  {f['before']} → {f['after']}")
+            lines.append(f"  bytes changed at offsets {_ranges(x['changed_bytes'])}")
+    return "\n".join(lines)
+
+
+def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
+    """Build, load, pin, run the vectors, unpin: the whole pipeline for one action."""
+    vpath = vectors_path(path)
+    vectors = VectorFile.load(vpath)
+    with object_for(path) as obj_path:
+        declared = read_declared(obj_path)
+        obj = load_object(obj_path, LoadOptions(prog_type=args.type))
+    obj.path = path
+    with obj:
+        name = path.stem
+        pinned = None
+        if getattr(args, "pin", False):
+            pinned = bpffs.pin(obj, name)
+        try:
+            outcomes = run_vectors(obj, vectors)
+        finally:
+            if pinned is not None:
+                bpffs.unpin(name)
+        return {
+            "action": str(path),
+            "declared": declared.text if declared else None,
+            "programs": program_summary(obj),
+            "maps": [m.name for m in obj.maps if not m.internal],
+            "pinned_at": str(pinned.folder) if pinned else None,
+            "vectors": [
+                {"name": o.name, "verdict": o.verdict, "passed": o.passed, "problems": o.problems}
+                for o in outcomes
+            ],
+        }
+
+
+def cmd_vectors(args: argparse.Namespace) -> Result:
+    results = [_vectors_for(Path(a), args) for a in args.actions]
+    failed = sum(not v["passed"] for r in results for v in r["vectors"])
+    return {"actions": results, "failed": failed}
+
+
+def text_vectors(r: Result) -> str:
+    lines = []
+    for a in r["actions"]:
+        ok = sum(v["passed"] for v in a["vectors"])
+        lines.append(f"{a['action']}: {ok}/{len(a['vectors'])} vectors pass")
+        for v in a["vectors"]:
+            mark = "ok  " if v["passed"] else "FAIL"
+            lines.append(f"  {mark} {v['name']} ({v['verdict']})")
+            lines += [f"       {p}" for p in v["problems"]]
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> Result:
+    sources = sorted(ACTIONS_DIR.glob("*.c"))
+    if not sources:
+        raise ExtframeError(f"no actions in {ACTIONS_DIR}")
+    args.pin = True
+    bpffs.require_bpffs(bpffs.default_root())
+    results = [_vectors_for(s, args) for s in sources]
+    # One worked example: the first vector of a writing action, diffed by field.
+    example = None
+    ttl = ACTIONS_DIR / "dec_ttl.c"
+    if ttl.exists():
+        v = VectorFile.load(vectors_path(ttl)).vector
+        first = next((x for x in v if x.output is not None and x.packet is not None), None)
+        if first is not None and first.packet is not None:
+            ns = argparse.Namespace(
+                action=str(ttl),
+                packet=first.packet,
+                hex=None,
+                pcap=None,
+                in_port=first.in_port,
+                arg=first.arg,
+                mark=first.mark,
+                priority=first.priority,
+                repeat=1,
+                program=None,
+                type=args.type,
+            )
+            example = cmd_run(ns)
+    failed = sum(not v["passed"] for r in results for v in r["vectors"])
+    return {"actions": results, "example": example, "failed": failed}
+
+
+def text_demo(r: Result) -> str:
+    lines = [
+        "extframe demo: each bundled action is built with clang, loaded through the",
+        "kernel verifier, pinned in bpffs, run on its packet vectors with",
+        "BPF_PROG_TEST_RUN, and unloaded.",
+        "",
+        f"{'action':<14} {'declared effects':<44} {'verifier':<22} {'vectors':<8}",
+    ]
+    for a in r["actions"]:
+        p = a["programs"][0]
+        ok = sum(v["passed"] for v in a["vectors"])
+        lines.append(
+            f"{Path(a['action']).stem:<14} {a['declared'] or '(none)':<44} "
+            f"{'accepted, ' + str(p['verifier_processed_insns']) + ' insns':<22} "
+            f"{ok}/{len(a['vectors'])}"
+        )
+        for v in a["vectors"]:
+            if not v["passed"]:
+                lines.append(f"    FAIL {v['name']}: {'; '.join(v['problems'])}")
+    if r["example"]:
+        lines += ["", "example: " + text_run(r["example"])]
+    lines += [
+        "",
+        "all vectors pass; nothing is left pinned"
+        if not r["failed"]
+        else f"{r['failed']} vectors FAILED",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- parser
+
+Command = tuple[Callable[[argparse.Namespace], Result], Callable[[Result], str]]
+COMMANDS: dict[str, Command] = {
+    "build": (cmd_build, text_build),
+    "load": (cmd_load, text_load),
+    "unload": (cmd_unload, text_unload),
+    "run": (cmd_run, text_run),
+    "vectors": (cmd_vectors, text_vectors),
+    "demo": (cmd_demo, text_demo),
+}
+
+
+def _common(p: argparse.ArgumentParser, *, type_opt: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on a verifier rejection, print the whole verifier log",
+    )
+    if type_opt:
+        p.add_argument(
+            "--type",
+            choices=sorted(PROG_TYPES),
+            help="program type for every program, overriding the ELF section names",
+        )
+
+
+def parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    top = argparse.ArgumentParser(
+        prog="extframe",
+        formatter_class=fmt,
+        description="Custom Open vSwitch actions in C, compiled to eBPF and checked by the "
+        "kernel verifier.",
+        epilog="examples:\n"
+        "  extframe build actions/dec_ttl.c\n"
+        '  extframe run actions/dec_ttl.c --packet "Ether()/IP(ttl=5)/UDP()"\n'
+        "  extframe load actions/port_counter.c && extframe unload port_counter\n"
+        "  extframe vectors actions/*.c\n\n" + EXIT_CODES,
+    )
+    top.add_argument("--version", action="version", version=f"extframe {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "build",
+        formatter_class=fmt,
+        help="compile actions to BPF objects with clang",
+        description="Compile C actions with clang -O2 -g -target bpf (BTF and line info "
+        "included) against the action ABI header actions/include/extframe.h.",
+        epilog="examples:\n  extframe build actions/dec_ttl.c -o /tmp/dec_ttl.o\n"
+        "  extframe build actions/*.c     # each object beside its source\n\n" + EXIT_CODES,
+    )
+    p.add_argument("sources", nargs="+", metavar="ACTION.c")
+    p.add_argument("-o", "--output", metavar="OUT.o", help="object path (one source only)")
+    p.add_argument("--werror", action="store_true", help="treat compiler warnings as errors")
+    _common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "load",
+        formatter_class=fmt,
+        help="load an action and pin it in bpffs",
+        description="Build (for .c), load through the kernel verifier and pin every program "
+        "and map under /sys/fs/bpf/extframe/NAME/{prog,map}/. Nothing is pinned if any step "
+        "fails.",
+        epilog="example:\n  extframe load actions/port_counter.c --name counter\n\n" + EXIT_CODES,
+    )
+    p.add_argument("action", metavar="ACTION.c|ACTION.o")
+    p.add_argument("--name", help="name in bpffs (default: the file's stem)")
+    _common(p)
+
+    p = sub.add_parser(
+        "unload",
+        formatter_class=fmt,
+        help="remove pinned actions from bpffs",
+        description="Remove the pins of loaded actions; the kernel frees a program once no "
+        "pin or file descriptor holds it.",
+        epilog="examples:\n  extframe unload counter\n  extframe unload --all\n\n" + EXIT_CODES,
+    )
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="every action under /sys/fs/bpf/extframe")
+    _common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "run",
+        formatter_class=fmt,
+        help="run an action on a packet (BPF_PROG_TEST_RUN)",
+        description="Load the action, run it once per packet in the kernel with "
+        "BPF_PROG_TEST_RUN, and show the verdict, the metadata and what changed in the "
+        "packet, field by field. Nothing stays loaded.",
+        epilog="examples:\n"
+        '  extframe run actions/dec_ttl.c --packet "Ether()/IP(ttl=5)/UDP()"\n'
+        "  extframe run actions/port_filter.c --hex 0200000000020200000000010800... \n"
+        "  extframe run prog.o --type tc --pcap capture.pcap --in-port 2 --json\n\n"
+        "The packet expression is scapy syntax: layers, constants, '/' and bytes; it is\n"
+        "interpreted, never evaluated as Python.\n\n" + EXIT_CODES,
+    )
+    p.add_argument("action", metavar="ACTION.c|ACTION.o")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--packet", metavar="EXPR", help='a scapy expression, e.g. "Ether()/IP()"')
+    src.add_argument("--hex", metavar="HEX", help="packet bytes in hex, from the Ethernet header")
+    src.add_argument("--pcap", metavar="FILE", help="run on every packet of a pcap file")
+    p.add_argument("--in-port", type=int, default=0, help="OVS input port (cb[0]); default 0")
+    p.add_argument("--arg", type=int, default=0, help="the flow's argument (cb[1]); default 0")
+    p.add_argument("--mark", type=int, default=0, help="skb mark (OVS pkt_mark) going in")
+    p.add_argument("--priority", type=int, default=0, help="skb priority going in")
+    p.add_argument("--program", help="which program of the object (default: the first)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per packet; time is the average")
+    _common(p)
+
+    p = sub.add_parser(
+        "vectors",
+        formatter_class=fmt,
+        help="check actions against their packet test vectors",
+        description="For each action, load it and run the vectors in ACTION.vectors.toml "
+        "beside it; exit 1 if any vector fails.",
+        epilog="example:\n  extframe vectors actions/*.c\n\n" + EXIT_CODES,
+    )
+    p.add_argument("actions", nargs="+", metavar="ACTION.c|ACTION.o")
+    _common(p)
+
+    p = sub.add_parser(
+        "demo",
+        formatter_class=fmt,
+        help="the whole pipeline on the bundled actions",
+        description="Build, load, pin, run the vectors of and unload every action in actions/.",
+    )
+    _common(p)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    action, render = COMMANDS[args.command]
+    try:
+        result = action(args)
+    except ExtframeError as e:
+        return _fail(e, args)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(result))
+    return 1 if result.get("failed") else 0
+
+
+def _fail(e: ExtframeError, args: argparse.Namespace) -> int:
+    if args.json:
+        out: Result = {"error": e.message}
+        if isinstance(e, VerifierError):
+            s = e.summary
+            out["verifier"] = {
+                "program": e.program,
+                "reason": s.reason,
+                "insn": s.insn,
+                "source_file": s.source_file,
+                "source_line": s.source_line,
+                "source_text": s.source_text,
+                "hint": s.hint,
+                "log": e.log,
+            }
+        if isinstance(e, BuildError) and e.output:
+            out["compiler_output"] = e.output
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if isinstance(e, VerifierError):
+            if args.verbose:
+                sys.stderr.write(e.log.rstrip() + "\n")
+            elif e.summary.source_text:
+                sys.stderr.write(f"  {e.summary.source_line} | {e.summary.source_text}\n")
+        if isinstance(e, BuildError) and e.output:
+            sys.stderr.write(e.output.rstrip() + "\n")
+        suffix = (
+            " (whole log: --verbose)" if isinstance(e, VerifierError) and not args.verbose else ""
+        )
+        sys.stderr.write(f"extframe: error: {e.message}{suffix}\n")
+    return e.exit_code

@@ -1,0 +1,85 @@
+"""The errors extframe raises, as one small flat tree.
+
+Every error carries a one-line ``message`` that says what went wrong and what
+to do; the CLI prints it as ``extframe: error: <message>`` and exits with the
+error's ``exit_code``.
+
+- ``ExtframeError``       base class; exit 2 (usage or environment problem)
+- ``BuildError``          clang failed; ``output`` holds clang's diagnostics
+- ``ObjectError``         the file is not a loadable BPF ELF object
+- ``LoadError``           libbpf or the kernel refused the object (not the verifier)
+- ``VerifierError``       the verifier rejected a program; exit 3; carries the
+                          whole log and a short summary of it
+- ``PinError``            bpffs missing, a name already pinned, a pin failed
+- ``RunError``            BPF_PROG_TEST_RUN refused the packet or context
+- ``PacketError``         a packet expression, hex string or pcap is not usable
+- ``VectorError``         a test-vector file is malformed
+"""
+
+from __future__ import annotations
+
+from analyzer.verifier_log import LogSummary
+
+
+class ExtframeError(Exception):
+    """Base of every error extframe raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BuildError(ExtframeError):
+    """clang could not compile an action; ``output`` is clang's own text."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class ObjectError(ExtframeError):
+    """The input is not a BPF ELF object libbpf can open."""
+
+
+class LoadError(ExtframeError):
+    """Loading failed for a reason other than a verifier rejection."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class VerifierError(ExtframeError):
+    """The kernel verifier rejected a program.
+
+    ``log`` is the complete verifier log; ``summary`` its short form (the
+    verifier's reason and the C source line it points at).
+    """
+
+    exit_code = 3
+
+    def __init__(self, program: str, log: str, summary: LogSummary) -> None:
+        where = f" at {summary.source_file}:{summary.source_line}" if summary.source_line else ""
+        hint = f" ({summary.hint})" if summary.hint else ""
+        super().__init__(f"verifier rejected program {program!r}{where}: {summary.reason}{hint}")
+        self.program = program
+        self.log = log
+        self.summary = summary
+
+
+class PinError(ExtframeError):
+    """Pinning into bpffs failed or would overwrite something."""
+
+
+class RunError(ExtframeError):
+    """BPF_PROG_TEST_RUN refused to run the program on the given input."""
+
+
+class PacketError(ExtframeError):
+    """A packet given on the command line or in a vector is not usable."""
+
+
+class VectorError(ExtframeError):
+    """A test-vector file does not match the schema."""

@@ -1,0 +1,357 @@
+"""Loading BPF ELF objects into the kernel with the complete verifier log.
+
+open → load → close, as libbpf does it: ``load_object()`` opens the ELF with
+libbpf, creates its maps, applies relocations and loads every program with a
+level-2 verifier log of its own. A log the kernel could not fit makes the load
+fail with ENOSPC even when verification passed; the object is then reopened
+with a buffer four times larger, up to ``LoadOptions.max_log_size``. libbpf 1.1
+cannot pass ``log_true_size`` back (its bpf_attr stops at ``fd_array``), so
+growth is geometric; see docs/decisions/0002-verifier-log.md.
+
+Past the limit the program is loaded without a log and ``log_complete`` is
+False, so that no caller can take a truncated log for a whole one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzer.verifier_log import is_complete, processed_insns, summarize
+from extframe import libbpf
+from extframe.errors import LoadError, ObjectError, VerifierError
+
+EM_BPF = 247
+
+#: ``--type`` names and the program types they select.
+PROG_TYPES: dict[str, int] = {"tc": libbpf.PROG_TYPE_SCHED_CLS, "xdp": libbpf.PROG_TYPE_XDP}
+
+# Verifier log levels (include/uapi/linux/bpf.h): BPF_LOG_LEVEL1 = 1,
+# BPF_LOG_LEVEL2 = 2, BPF_LOG_STATS = 4. libbpf 1.1 accepts at most 7, so
+# BPF_LOG_FIXED (8) is out of reach here.
+LOG_STATS = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadOptions:
+    """How to load an object.
+
+    ``prog_type``: ``"tc"`` or ``"xdp"`` for every program, overriding what the
+    section names say (for objects built with non-standard section names).
+    ``log_level``: 2 records the register state at every instruction (what
+    the analyzer reads), 1 only the path to an error, 0 nothing.
+    ``log_size``: the first log buffer, in bytes, per program.
+    ``max_log_size``: the largest buffer tried before giving up on a whole log.
+    """
+
+    prog_type: str | None = None
+    log_level: int = 2
+    log_size: int = 1 << 20
+    max_log_size: int = 256 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedMap:
+    """A map the kernel created for an object; ``fd`` stays valid until close."""
+
+    name: str
+    fd: int
+    map_type: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    internal: bool
+
+    def lookup(self, key: bytes) -> bytes | None:
+        """The value stored under ``key``, or None when there is none."""
+        self._check_key(key)
+        value = ctypes.create_string_buffer(self.value_size)
+        if libbpf.lib().bpf_map_lookup_elem(self.fd, key, value) < 0:
+            err = ctypes.get_errno()
+            if err == errno.ENOENT:
+                return None
+            raise OSError(err, f"lookup in map {self.name!r} failed")
+        return value.raw
+
+    def update(self, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key`` (BPF_ANY)."""
+        self._check_key(key)
+        if len(value) != self.value_size:
+            raise ValueError(
+                f"map {self.name!r}: value is {len(value)} bytes, needs {self.value_size}"
+            )
+        libbpf.check(
+            libbpf.lib().bpf_map_update_elem(self.fd, key, value, libbpf.BPF_ANY),
+            f"update of map {self.name!r}",
+        )
+
+    def keys(self) -> Iterator[bytes]:
+        """Every key in the map, in the kernel's order."""
+        key = ctypes.create_string_buffer(self.key_size)
+        prev: ctypes.Array[ctypes.c_char] | None = None
+        while libbpf.lib().bpf_map_get_next_key(self.fd, prev, key) == 0:
+            yield key.raw
+            prev = ctypes.create_string_buffer(key.raw, self.key_size)
+
+    def _check_key(self, key: bytes) -> None:
+        if len(key) != self.key_size:
+            raise ValueError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedProgram:
+    """A program the verifier accepted, with its log."""
+
+    name: str
+    section: str
+    prog_type: int
+    fd: int
+    insn_count: int
+    log: str
+    log_complete: bool
+
+    @property
+    def type_name(self) -> str:
+        """``tc`` or ``xdp``."""
+        return next(k for k, v in PROG_TYPES.items() if v == self.prog_type)
+
+    @property
+    def processed_insns(self) -> int | None:
+        """How many instructions the verifier processed, from its log."""
+        return processed_insns(self.log)
+
+
+@dataclass(kw_only=True)
+class LoadedObject:
+    """An object whose maps and programs are in the kernel until ``close()``."""
+
+    path: Path
+    name: str
+    programs: list[LoadedProgram]
+    maps: list[LoadedMap]
+    messages: list[str] = field(default_factory=list)
+    _handle: int | None = None
+    _buffer: ctypes.Array[ctypes.c_char] | None = None
+
+    def program(self, name: str | None = None) -> LoadedProgram:
+        """The program called ``name``; without a name, the first one."""
+        if name is None:
+            return self.programs[0]
+        for p in self.programs:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.programs)
+        raise LoadError(f"{self.path}: no program {name!r} (programs: {known})")
+
+    def map(self, name: str) -> LoadedMap:
+        """The map called ``name`` in the C source."""
+        for m in self.maps:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.maps) or "none"
+        raise LoadError(f"{self.path}: no map {name!r} (maps: {known})")
+
+    def close(self) -> None:
+        """Release the object's file descriptors; pinned parts stay in bpffs."""
+        if self._handle is not None:
+            libbpf.lib().bpf_object__close(self._handle)
+            self._handle = None
+            self._buffer = None
+
+    def __enter__(self) -> LoadedObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_elf(data: bytes, path: Path) -> None:
+    """Refuse what is not a BPF ELF object, before libbpf sees it."""
+    if not data:
+        raise ObjectError(f"{path}: empty file; build an object with `extframe build ACTION.c`")
+    if data[:4] != b"\x7fELF":
+        raise ObjectError(
+            f"{path}: not an ELF object; give a .c source or an object from `extframe build`"
+        )
+    if len(data) < 20:
+        raise ObjectError(f"{path}: truncated ELF header ({len(data)} bytes)")
+    machine = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
+    if machine != EM_BPF:
+        raise ObjectError(
+            f"{path}: ELF object for machine {machine}, not BPF ({EM_BPF}); "
+            "compile it with `extframe build` or clang -target bpf"
+        )
+
+
+def _programs(handle: int) -> Iterator[int]:
+    lib = libbpf.lib()
+    prog = lib.bpf_object__next_program(handle, None)
+    while prog:
+        yield prog
+        prog = lib.bpf_object__next_program(handle, prog)
+
+
+def _maps(handle: int) -> Iterator[int]:
+    lib = libbpf.lib()
+    m = lib.bpf_object__next_map(handle, None)
+    while m:
+        yield m
+        m = lib.bpf_object__next_map(handle, m)
+
+
+def _open(data: bytes, path: Path, messages: list[str]) -> tuple[int, ctypes.Array[ctypes.c_char]]:
+    lib = libbpf.lib()
+    buf = ctypes.create_string_buffer(data, len(data))
+    handle = lib.bpf_object__open_mem(buf, len(data), None)
+    if not handle:
+        err = ctypes.get_errno()
+        said = next((m for m in reversed(messages) if "libbpf" in m or m), "")
+        raise ObjectError(
+            f"{path}: libbpf cannot open this object ({errno.errorcode.get(err, err)})"
+            + (f": {said.removeprefix('libbpf: ').strip()}" if said else "")
+        )
+    return handle, buf
+
+
+def _choose_type(prog: int, path: Path, options: LoadOptions) -> int:
+    lib = libbpf.lib()
+    section = lib.bpf_program__section_name(prog).decode()
+    if options.prog_type is not None:
+        wanted = PROG_TYPES[options.prog_type]
+        libbpf.check(lib.bpf_program__set_type(prog, wanted), "bpf_program__set_type")
+        return wanted
+    ptype = int(lib.bpf_program__type(prog))
+    if ptype not in PROG_TYPES.values():
+        what = (
+            "does not name a program type" if ptype == 0 else f"is {libbpf.prog_type_name(ptype)}"
+        )
+        raise ObjectError(
+            f"{path}: section {section!r} {what}; extframe actions are tc or xdp: "
+            'use SEC("tc") or pass --type tc'
+        )
+    return ptype
+
+
+def load_object(path: Path, options: LoadOptions | None = None) -> LoadedObject:
+    """Open ``path`` with libbpf and load every program and map into the kernel.
+
+    Raises ``ObjectError`` for input that is not a usable object,
+    ``VerifierError`` when the verifier rejects a program (with the whole
+    log), ``LoadError`` for any other refusal. On error nothing stays loaded.
+    """
+    options = options or LoadOptions()
+    if options.prog_type is not None and options.prog_type not in PROG_TYPES:
+        raise LoadError(f"unknown program type {options.prog_type!r}: use tc or xdp")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ObjectError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ObjectError(f"{path}: is a directory, not an object file") from None
+    check_elf(data, path)
+    log_size = options.log_size
+    log_level = options.log_level | LOG_STATS if options.log_level else 0
+    while True:
+        with libbpf.capture_messages() as messages:
+            result = _try_load(data, path, options, log_level, log_size, messages)
+        if result is not None:
+            result.messages = list(messages)
+            return result
+        if log_size >= options.max_log_size:
+            # The log cannot be had whole: load without one, say so.
+            with libbpf.capture_messages() as messages:
+                quiet = _try_load(data, path, options, 0, 0, messages)
+            assert quiet is not None
+            quiet.programs = [
+                LoadedProgram(**{**p.__dict__, "log_complete": False}) for p in quiet.programs
+            ]
+            return quiet
+        log_size = min(log_size * 4, options.max_log_size)
+
+
+def _try_load(
+    data: bytes,
+    path: Path,
+    options: LoadOptions,
+    log_level: int,
+    log_size: int,
+    messages: list[str],
+) -> LoadedObject | None:
+    """One attempt; None when a log buffer was too small (ENOSPC)."""
+    lib = libbpf.lib()
+    handle, keep = _open(data, path, messages)
+    try:
+        progs = list(_programs(handle))
+        if not progs:
+            raise ObjectError(f'{path}: no programs in this object; mark one with SEC("tc")')
+        types = [_choose_type(p, path, options) for p in progs]
+        bufs: list[ctypes.Array[ctypes.c_char] | None] = []
+        for p in progs:
+            buf = ctypes.create_string_buffer(log_size) if log_level else None
+            if buf is not None:
+                libbpf.check(lib.bpf_program__set_log_buf(p, buf, log_size), "set_log_buf")
+            libbpf.check(lib.bpf_program__set_log_level(p, log_level), "set_log_level")
+            bufs.append(buf)
+        ret = lib.bpf_object__load(handle)
+        logs = [b.value.decode(errors="replace") if b is not None else "" for b in bufs]
+        if ret < 0:
+            err = -ret
+            if err == errno.ENOSPC and log_level:
+                lib.bpf_object__close(handle)
+                return None
+            _raise_load_failure(path, progs, logs, err, messages)
+        programs = [
+            LoadedProgram(
+                name=lib.bpf_program__name(p).decode(),
+                section=lib.bpf_program__section_name(p).decode(),
+                prog_type=t,
+                fd=lib.bpf_program__fd(p),
+                insn_count=lib.bpf_program__insn_cnt(p),
+                log=log,
+                log_complete=bool(log_level) and is_complete(log),
+            )
+            for p, t, log in zip(progs, types, logs, strict=True)
+        ]
+        maps = [
+            LoadedMap(
+                name=lib.bpf_map__name(m).decode(),
+                fd=lib.bpf_map__fd(m),
+                map_type=libbpf.map_type_name(lib.bpf_map__type(m)),
+                key_size=lib.bpf_map__key_size(m),
+                value_size=lib.bpf_map__value_size(m),
+                max_entries=lib.bpf_map__max_entries(m),
+                internal=bool(lib.bpf_map__is_internal(m)),
+            )
+            for m in _maps(handle)
+        ]
+    except BaseException:
+        lib.bpf_object__close(handle)
+        raise
+    # libbpf keeps pointers into the ELF buffer (open_mem does not copy):
+    # the buffer lives as long as the object.
+    return LoadedObject(
+        path=path, name=path.stem, programs=programs, maps=maps, _handle=handle, _buffer=keep
+    )
+
+
+def _raise_load_failure(
+    path: Path, progs: list[int], logs: list[str], err: int, messages: list[str]
+) -> None:
+    lib = libbpf.lib()
+    # libbpf loads programs in order and stops at the first failure: the
+    # failing program is the last one with a log.
+    attempted = [(p, log) for p, log in zip(progs, logs, strict=True) if log]
+    failed = attempted[-1] if attempted else None
+    if failed is not None:
+        name = lib.bpf_program__name(failed[0]).decode()
+        raise VerifierError(name, failed[1], summarize(failed[1]))
+    if err == errno.EPERM:
+        raise LoadError(
+            f"{path}: permission denied loading BPF; run as root (needs CAP_BPF and CAP_SYS_ADMIN)"
+        )
+    said = [m.removeprefix("libbpf: ").strip() for m in messages if m.strip()]
+    detail = said[-1] if said else errno.errorcode.get(err, str(err))
+    raise LoadError(f"{path}: load failed: {detail}", log="\n".join(messages))

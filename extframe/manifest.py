@@ -1,0 +1,105 @@
+"""What an action declares about itself: its intended effects.
+
+An action states them in its source with ``EXTFRAME_EFFECTS(...)`` (see
+actions/include/extframe.h), which leaves the text in the ELF section
+``.extframe.effects``. Grammar::
+
+    read_only
+    writes("ip.ttl", "ip.csum", "meta.mark", "length", ...)
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+from pydantic import BaseModel, ConfigDict
+
+from extframe.errors import ObjectError
+
+SECTION = ".extframe.effects"
+
+#: The names an action may declare: header fields (offsets from the Ethernet
+#: header are the analyzer's business), metadata, and ``length`` for any
+#: change of packet length or layout.
+DECLARABLE: frozenset[str] = frozenset(
+    [
+        "eth.dst",
+        "eth.src",
+        "eth.type",
+        "vlan.tci",
+        "ip.tos",
+        "ip.ttl",
+        "ip.proto",
+        "ip.csum",
+        "ip.src",
+        "ip.dst",
+        "ipv6.tc",
+        "ipv6.flow_label",
+        "ipv6.hop_limit",
+        "ipv6.src",
+        "ipv6.dst",
+        "tcp.src",
+        "tcp.dst",
+        "tcp.flags",
+        "tcp.csum",
+        "udp.src",
+        "udp.dst",
+        "udp.csum",
+        "icmp.type",
+        "icmp.code",
+        "icmp.csum",
+        "payload",
+        "meta.mark",
+        "meta.priority",
+        "length",
+    ]
+)
+
+_WRITES = re.compile(r"^writes\s*\((?P<items>.*)\)$", re.S)
+
+
+class DeclaredEffects(BaseModel):
+    """The effects an action says it has."""
+
+    model_config = ConfigDict(frozen=True)
+
+    read_only: bool
+    writes: tuple[str, ...] = ()
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, where: str = "EXTFRAME_EFFECTS") -> DeclaredEffects:
+        """Parse the text of an ``EXTFRAME_EFFECTS(...)`` declaration."""
+        body = " ".join(text.split())
+        if body == "read_only":
+            return cls(read_only=True, text=body)
+        m = _WRITES.match(body)
+        if not m:
+            raise ObjectError(
+                f'{where}: cannot read {body!r}; write read_only or writes("ip.ttl", ...)'
+            )
+        items = tuple(i.strip().strip('"') for i in m.group("items").split(",") if i.strip())
+        unknown = [i for i in items if i not in DECLARABLE]
+        if unknown or not items:
+            raise ObjectError(
+                f"{where}: unknown effect {', '.join(unknown) or '(none)'}; "
+                f"known: {', '.join(sorted(DECLARABLE))}"
+            )
+        return cls(read_only=False, writes=tuple(sorted(set(items))), text=body)
+
+
+def read_declared(obj: Path) -> DeclaredEffects | None:
+    """The effects declared in a BPF object, or None when it declares none."""
+    try:
+        elf = ELFFile(io.BytesIO(obj.read_bytes()))
+        section = elf.get_section_by_name(SECTION)
+        raw = section.data() if section is not None else None
+    except (ELFError, OSError, ValueError) as e:
+        raise ObjectError(f"{obj}: cannot read ELF sections ({e})") from e
+    if raw is None:
+        return None
+    return DeclaredEffects.parse(raw.split(b"\0", 1)[0].decode(errors="replace"), where=str(obj))
