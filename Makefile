@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export EXTFRAME_VENV := $(abspath $(VENV))
 
-.PHONY: all setup demo test lint unit kernel actions clean help
+.PHONY: all setup demo test lint bench actions clean help
 
 all: help
 
@@ -13,6 +13,7 @@ help:
 	@echo "make demo     build, load, run and unload the bundled actions on the real kernel"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make setup    only install what is missing"
+	@echo "make bench    run the benchmarks (bench/README.md)"
 	@echo "make actions  rebuild actions/*.o from actions/*.c"
 
 setup:
@@ -30,6 +31,9 @@ test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+bench: setup
+	$(PY) -m bench
 
 actions: setup
 	$(VENV)/bin/extframe build actions/*.c

@@ -280,8 +280,16 @@ def text_vectors(r: Result) -> str:
     return "\n".join(lines)
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working folder when it lies below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def cmd_demo(args: argparse.Namespace) -> Result:
-    sources = sorted(ACTIONS_DIR.glob("*.c"))
+    sources = [_relative(p) for p in sorted(ACTIONS_DIR.glob("*.c"))]
     if not sources:
         raise ExtframeError(f"no actions in {ACTIONS_DIR}")
     args.pin = True
@@ -289,7 +297,7 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     results = [_vectors_for(s, args) for s in sources]
     # One worked example: the first vector of a writing action, diffed by field.
     example = None
-    ttl = ACTIONS_DIR / "dec_ttl.c"
+    ttl = _relative(ACTIONS_DIR / "dec_ttl.c")
     if ttl.exists():
         v = VectorFile.load(vectors_path(ttl)).vector
         first = next((x for x in v if x.output is not None and x.packet is not None), None)
@@ -313,24 +321,35 @@ def cmd_demo(args: argparse.Namespace) -> Result:
 
 
 def text_demo(r: Result) -> str:
-    lines = [
-        "extframe demo: each bundled action is built with clang, loaded through the",
-        "kernel verifier, pinned in bpffs, run on its packet vectors with",
-        "BPF_PROG_TEST_RUN, and unloaded.",
-        "",
-        f"{'action':<14} {'declared effects':<44} {'verifier':<22} {'vectors':<8}",
-    ]
+    rows = [("action", "declared effects", "verifier", "maps", "vectors")]
     for a in r["actions"]:
         p = a["programs"][0]
         ok = sum(v["passed"] for v in a["vectors"])
-        lines.append(
-            f"{Path(a['action']).stem:<14} {a['declared'] or '(none)':<44} "
-            f"{'accepted, ' + str(p['verifier_processed_insns']) + ' insns':<22} "
-            f"{ok}/{len(a['vectors'])}"
+        rows.append(
+            (
+                Path(a["action"]).stem,
+                a["declared"] or "(none)",
+                f"accepted, {p['verifier_processed_insns']} insns",
+                ", ".join(a["maps"]) or "-",
+                f"{ok}/{len(a['vectors'])} pass",
+            )
         )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "extframe demo: each bundled action is built with clang, loaded through the",
+        "kernel verifier, pinned under /sys/fs/bpf/extframe, run on its packet vectors",
+        "with BPF_PROG_TEST_RUN, and unloaded.",
+        "",
+    ]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    for a in r["actions"]:
         for v in a["vectors"]:
             if not v["passed"]:
-                lines.append(f"    FAIL {v['name']}: {'; '.join(v['problems'])}")
+                lines.append(
+                    f"  FAIL {Path(a['action']).stem}: {v['name']}: {'; '.join(v['problems'])}"
+                )
     if r["example"]:
         lines += ["", "example: " + text_run(r["example"])]
     lines += [

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: ratios measured side by side in one run."""
