@@ -28,7 +28,7 @@ from extframe.testrun import RunInput, run
 ACTIONS = Path(__file__).resolve().parent.parent / "actions"
 PACKET = (
     "Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02')"
-    "/IP(src='10.0.0.1', dst='10.0.0.2', ttl=64)/UDP(sport=1000, dport=2000)/Raw(b'x' * 18)"
+    "/IP(src='10.0.0.1', dst='10.0.0.2', ttl=64)/UDP(sport=1000, dport=2000)/Raw(b'x' * 22)"
 )
 REPEAT = 20000
 CALLS = 2000
