@@ -12,15 +12,22 @@
     *not* an error: the decoder returns it with ``known=False`` so that the
     verdict layer can answer ``unknown``.
 
-Further modules add their own subclasses of ``AnalyzerError`` here (for
-example ``ElfError`` for unreadable objects, ``LogError`` for verifier logs)
-so the tree stays flat and documented in one place. Raise them with
+``ElfError(AnalyzerError)``
+    An object file that cannot be read as a BPF ELF object: not ELF, not
+    BPF, truncated, or with damaged sections, symbols, relocations or BTF.
+
+``LogError(AnalyzerError)``
+    Text that cannot be read as a kernel verifier log at all (as opposed to
+    a log that is merely truncated, which the parser reports as incomplete).
+
+New modules add their subclasses here so the tree stays flat and documented
+in one place. Raise them with
 ``raise XError(...) from exc`` when wrapping a lower-level exception.
 """
 
 from __future__ import annotations
 
-__all__ = ["AnalyzerError", "DecodeError"]
+__all__ = ["AnalyzerError", "DecodeError", "ElfError", "LogError"]
 
 
 class AnalyzerError(Exception):
@@ -29,3 +36,11 @@ class AnalyzerError(Exception):
 
 class DecodeError(AnalyzerError):
     """eBPF bytecode is structurally malformed (truncated slot, lone ld_imm64 half)."""
+
+
+class ElfError(AnalyzerError):
+    """An object file is not a readable BPF ELF object."""
+
+
+class LogError(AnalyzerError):
+    """Text is not a kernel verifier log."""
