@@ -37,8 +37,15 @@ def test_run_shows_field_diff_of_ttl_decrement() -> None:
 
 def test_run_json_and_metadata() -> None:
     r = cli(
-        "run", "actions/dec_ttl.c", "--packet", UDP.format(1), "--in-port", "3",
-        "--mark", "9", "--json",
+        "run",
+        "actions/dec_ttl.c",
+        "--packet",
+        UDP.format(1),
+        "--in-port",
+        "3",
+        "--mark",
+        "9",
+        "--json",
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
