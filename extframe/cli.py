@@ -211,11 +211,12 @@ def text_run(r: Result) -> str:
         lines.append(
             f"  verdict   {x['verdict']} (return code {x['retval']}, {x['run_time_ns']} ns)"
         )
-        meta = []
-        for k in ("mark", "priority"):
-            a, b = x[f"{k}_in"], x[f"{k}_out"]
-            meta.append(f"{k} {a}" + (f" → {b}" if a != b else ""))
-        lines.append("  metadata  " + ", ".join(meta))
+        if r["type"] == "tc":  # XDP has no mark or priority
+            meta = []
+            for k in ("mark", "priority"):
+                a, b = x[f"{k}_in"], x[f"{k}_out"]
+                meta.append(f"{k} {a}" + (f" → {b}" if a != b else ""))
+            lines.append("  metadata  " + ", ".join(meta))
         if x["size_in"] != x["size_out"]:
             lines.append(
                 f"  length    {x['size_in']} → {x['size_out']} bytes "
