@@ -71,6 +71,8 @@ def build(source: Path, output: Path | None = None, options: BuildOptions | None
     """
     options = options or BuildOptions()
     output = output or default_output(source)
+    if output.is_dir():
+        output = output / (source.stem + ".o")
     if not source.is_file():
         raise BuildError(f"{source}: no such file")
     if shutil.which(options.clang) is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -54,8 +56,7 @@ def object_for(path: Path, build_dir: Path | None = None) -> Iterator[Path]:
 def load(path: Path, args: argparse.Namespace) -> tuple[LoadedObject, Path]:
     """Build (if C) and load; return the loaded object and the object path."""
     with object_for(path) as obj_path:
-        obj = load_object(obj_path, LoadOptions(prog_type=args.type))
-        obj.path = path
+        obj = load_object(obj_path, LoadOptions(prog_type=args.type), shown_as=path)
         return obj, obj_path
 
 
@@ -135,9 +136,17 @@ def text_load(r: Result) -> str:
 
 
 def cmd_unload(args: argparse.Namespace) -> Result:
+    if args.all and args.names:
+        raise ExtframeError("give names or --all, not both")
     names = bpffs.pinned_names() if args.all else args.names
     if not names and not args.all:
         raise ExtframeError("name what to unload, or pass --all")
+    loaded = set(bpffs.pinned_names())
+    missing = [n for n in names if n not in loaded]
+    if missing:  # refuse before removing anything
+        raise ExtframeError(
+            f"not loaded: {', '.join(missing)} (loaded: {', '.join(sorted(loaded)) or 'nothing'})"
+        )
     removed = {n: [str(p) for p in bpffs.unpin(n)] for n in names}
     return {"unloaded": removed}
 
@@ -238,18 +247,16 @@ def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
     vectors = VectorFile.load(vpath)
     with object_for(path) as obj_path:
         declared = read_declared(obj_path)
-        obj = load_object(obj_path, LoadOptions(prog_type=args.type))
-    obj.path = path
+        obj = load_object(obj_path, LoadOptions(prog_type=args.type), shown_as=path)
     with obj:
         name = path.stem
-        pinned = None
-        if getattr(args, "pin", False):
-            pinned = bpffs.pin(obj, name)
+        pin_root: Path | None = getattr(args, "pin_root", None)
+        pinned = bpffs.pin(obj, name, pin_root) if pin_root is not None else None
         try:
             outcomes = run_vectors(obj, vectors)
         finally:
             if pinned is not None:
-                bpffs.unpin(name)
+                bpffs.unpin(name, pin_root)
         return {
             "action": str(path),
             "declared": declared.text if declared else None,
@@ -293,9 +300,13 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     sources = [_relative(p) for p in sorted(ACTIONS_DIR.glob("*.c"))]
     if not sources:
         raise ExtframeError(f"no actions in {ACTIONS_DIR}")
-    args.pin = True
-    bpffs.require_bpffs(bpffs.default_root())
-    results = [_vectors_for(s, args) for s in sources]
+    # A private folder, so the demo never meets the user's own pins.
+    args.pin_root = bpffs.bpffs_mount() / f"extframe_demo_{os.getpid()}"
+    bpffs.require_bpffs(args.pin_root)
+    try:
+        results = [_vectors_for(s, args) for s in sources]
+    finally:
+        shutil.rmtree(args.pin_root, ignore_errors=True)
     # One worked example: the first vector of a writing action, diffed by field.
     example = None
     ttl = _relative(ACTIONS_DIR / "dec_ttl.c")
@@ -338,8 +349,8 @@ def text_demo(r: Result) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "extframe demo: each bundled action is built with clang, loaded through the",
-        "kernel verifier, pinned under /sys/fs/bpf/extframe, run on its packet vectors",
-        "with BPF_PROG_TEST_RUN, and unloaded.",
+        "kernel verifier, pinned in a private folder of bpffs, run on its packet",
+        "vectors with BPF_PROG_TEST_RUN, and unloaded.",
         "",
     ]
     lines += [
@@ -470,7 +481,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mark", type=int, default=0, help="skb mark (OVS pkt_mark) going in")
     p.add_argument("--priority", type=int, default=0, help="skb priority going in")
     p.add_argument("--program", help="which program of the object (default: the first)")
-    p.add_argument("--repeat", type=int, default=1, help="runs per packet; time is the average")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per packet, 1 to 1000000; the time shown is the average",
+    )
     _common(p)
 
     p = sub.add_parser(
@@ -488,7 +504,11 @@ def parser() -> argparse.ArgumentParser:
         "demo",
         formatter_class=fmt,
         help="the whole pipeline on the bundled actions",
-        description="Build, load, pin, run the vectors of and unload every action in actions/.",
+        description="Build, load, pin, run the vectors of and unload every action in actions/, "
+        "then show one run field by field. Pins go to a private folder of bpffs that is "
+        "removed at the end.",
+        epilog="example:\n  make demo     # installs what is missing, then runs this\n\n"
+        + EXIT_CODES,
     )
     _common(p)
     return top
@@ -501,6 +521,14 @@ def main(argv: list[str] | None = None) -> int:
         result = action(args)
     except ExtframeError as e:
         return _fail(e, args)
+    except (OSError, UnicodeDecodeError) as e:
+        # Files that vanish, folders where files were expected, permissions:
+        # the environment's fault, told in one line like every other error.
+        where = f"{e.filename}: " if isinstance(e, OSError) and e.filename else ""
+        what = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return _fail(ExtframeError(f"{where}{what}"), args)
+    except MemoryError:
+        return _fail(ExtframeError("out of memory: is a packet or file far too large?"), args)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

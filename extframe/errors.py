@@ -11,6 +11,7 @@ error's ``exit_code``.
 - ``VerifierError``       the verifier rejected a program; exit 3; carries the
                           whole log and a short summary of it
 - ``PinError``            bpffs missing, a name already pinned, a pin failed
+- ``MapError``            a map lookup or update the kernel or extframe refused
 - ``RunError``            BPF_PROG_TEST_RUN refused the packet or context
 - ``PacketError``         a packet expression, hex string or pcap is not usable
 - ``VectorError``         a test-vector file is malformed
@@ -71,6 +72,10 @@ class VerifierError(ExtframeError):
 
 class PinError(ExtframeError):
     """Pinning into bpffs failed or would overwrite something."""
+
+
+class MapError(ExtframeError):
+    """A map lookup or update failed or cannot be done."""
 
 
 class RunError(ExtframeError):

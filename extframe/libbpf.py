@@ -93,6 +93,23 @@ class TestRunOpts(ctypes.Structure):
     ]
 
 
+class ObjectOpenOpts(ctypes.Structure):
+    """``struct bpf_object_open_opts`` of libbpf 1.1 (bpf/libbpf.h), 80 bytes."""
+
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("object_name", ctypes.c_char_p),
+        ("relaxed_maps", ctypes.c_bool),
+        ("pin_root_path", ctypes.c_char_p),
+        ("_attach_prog_fd", ctypes.c_uint32),
+        ("kconfig", ctypes.c_char_p),
+        ("btf_custom_path", ctypes.c_char_p),
+        ("kernel_log_buf", ctypes.c_char_p),
+        ("kernel_log_size", ctypes.c_size_t),
+        ("kernel_log_level", ctypes.c_uint32),
+    ]
+
+
 class SkBuff(ctypes.Structure):
     """``struct __sk_buff`` (include/uapi/linux/bpf.h), 192 bytes.
 
@@ -142,6 +159,7 @@ class SkBuff(ctypes.Structure):
 
 assert ctypes.sizeof(SkBuff) == 192, "struct __sk_buff layout changed"
 assert ctypes.sizeof(TestRunOpts) == 80, "struct bpf_test_run_opts layout changed"
+assert ctypes.sizeof(ObjectOpenOpts) == 80, "struct bpf_object_open_opts layout changed"
 
 _PRINT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, c_void_p)
 _messages_lock = threading.Lock()

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.verifier_log import is_complete, processed_insns, summarize
 from extframe import libbpf
-from extframe.errors import LoadError, ObjectError, VerifierError
+from extframe.errors import LoadError, MapError, ObjectError, VerifierError
 
 EM_BPF = 247
 
@@ -65,6 +66,11 @@ class LoadedMap:
     max_entries: int
     internal: bool
 
+    @property
+    def per_cpu(self) -> bool:
+        """Per-CPU maps hold one value per possible CPU, not one value."""
+        return "percpu" in self.map_type
+
     def lookup(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, or None when there is none."""
         self._check_key(key)
@@ -73,20 +79,20 @@ class LoadedMap:
             err = ctypes.get_errno()
             if err == errno.ENOENT:
                 return None
-            raise OSError(err, f"lookup in map {self.name!r} failed")
+            raise MapError(f"lookup in map {self.name!r} failed: {os.strerror(err)}")
         return value.raw
 
     def update(self, key: bytes, value: bytes) -> None:
         """Store ``value`` under ``key`` (BPF_ANY)."""
         self._check_key(key)
         if len(value) != self.value_size:
-            raise ValueError(
+            raise MapError(
                 f"map {self.name!r}: value is {len(value)} bytes, needs {self.value_size}"
             )
-        libbpf.check(
-            libbpf.lib().bpf_map_update_elem(self.fd, key, value, libbpf.BPF_ANY),
-            f"update of map {self.name!r}",
-        )
+        if libbpf.lib().bpf_map_update_elem(self.fd, key, value, libbpf.BPF_ANY) < 0:
+            err = ctypes.get_errno()
+            why = " (the key is past max_entries)" if err == errno.E2BIG else ""
+            raise MapError(f"update of map {self.name!r} failed: {os.strerror(err)}{why}")
 
     def keys(self) -> Iterator[bytes]:
         """Every key in the map, in the kernel's order."""
@@ -97,8 +103,16 @@ class LoadedMap:
             prev = ctypes.create_string_buffer(key.raw, self.key_size)
 
     def _check_key(self, key: bytes) -> None:
+        # The kernel copies round_up(value_size, 8) bytes per possible CPU
+        # for these (kernel/bpf/syscall.c, bpf_map_value_size): a
+        # value_size buffer would overflow.
+        if self.per_cpu:
+            raise MapError(
+                f"map {self.name!r} is {self.map_type}: reading or writing per-CPU maps "
+                "is not supported yet; use a shared map in vectors"
+            )
         if len(key) != self.key_size:
-            raise ValueError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
+            raise MapError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,10 +216,37 @@ def _maps(handle: int) -> Iterator[int]:
         m = lib.bpf_object__next_map(handle, m)
 
 
-def _open(data: bytes, path: Path, messages: list[str]) -> tuple[int, ctypes.Array[ctypes.c_char]]:
+def _crashes_libbpf(data: bytes) -> int | None:
+    """The signal that kills libbpf opening ``data``, or None when it survives.
+
+    libbpf 1.1 can crash (SIGSEGV) on an object whose .BTF or .BTF.ext is
+    corrupt, so a first open happens in a forked child: a crash there is a
+    clean error here instead of the end of the process.
+    """
+    pid = os.fork()
+    if pid == 0:  # child: open, close, report by exit status only
+        try:
+            lib = libbpf.lib()
+            buf = ctypes.create_string_buffer(data, len(data))
+            handle = lib.bpf_object__open_mem(buf, len(data), None)
+            if handle:
+                lib.bpf_object__close(handle)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
+def _open(
+    data: bytes, path: Path, name: str, messages: list[str]
+) -> tuple[int, ctypes.Array[ctypes.c_char]]:
     lib = libbpf.lib()
     buf = ctypes.create_string_buffer(data, len(data))
-    handle = lib.bpf_object__open_mem(buf, len(data), None)
+    # Without an object name libbpf makes one from the buffer's address,
+    # and internal maps (NAME.rodata, …) would change name on every load.
+    opts = libbpf.ObjectOpenOpts(sz=ctypes.sizeof(libbpf.ObjectOpenOpts))
+    opts.object_name = name.encode()
+    handle = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(opts))
     if not handle:
         err = ctypes.get_errno()
         said = next((m for m in reversed(messages) if "libbpf" in m or m), "")
@@ -235,23 +276,37 @@ def _choose_type(prog: int, path: Path, options: LoadOptions) -> int:
     return ptype
 
 
-def load_object(path: Path, options: LoadOptions | None = None) -> LoadedObject:
+def load_object(
+    path: Path, options: LoadOptions | None = None, *, shown_as: Path | None = None
+) -> LoadedObject:
     """Open ``path`` with libbpf and load every program and map into the kernel.
 
-    Raises ``ObjectError`` for input that is not a usable object,
-    ``VerifierError`` when the verifier rejects a program (with the whole
-    log), ``LoadError`` for any other refusal. On error nothing stays loaded.
+    ``shown_as`` is the name messages and the result use for the object (the
+    ``.c`` a temporary object was built from). Raises ``ObjectError`` for
+    input that is not a usable object, ``VerifierError`` when the verifier
+    rejects a program (with the whole log), ``LoadError`` for any other
+    refusal. On error nothing stays loaded.
     """
     options = options or LoadOptions()
+    label = shown_as or path
     if options.prog_type is not None and options.prog_type not in PROG_TYPES:
         raise LoadError(f"unknown program type {options.prog_type!r}: use tc or xdp")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ObjectError(f"{path}: no such file") from None
+        raise ObjectError(f"{label}: no such file") from None
     except IsADirectoryError:
-        raise ObjectError(f"{path}: is a directory, not an object file") from None
-    check_elf(data, path)
+        raise ObjectError(f"{label}: is a directory, not an object file") from None
+    except OSError as e:
+        raise ObjectError(f"{label}: cannot read: {e.strerror}") from None
+    check_elf(data, label)
+    signal = _crashes_libbpf(data)
+    if signal is not None:
+        raise ObjectError(
+            f"{label}: libbpf crashed reading this object (signal {signal}); its .BTF or "
+            ".BTF.ext is corrupt: rebuild it with `extframe build`"
+        )
+    path = label
     log_size = options.log_size
     log_level = options.log_level | LOG_STATS if options.log_level else 0
     while True:
@@ -282,7 +337,7 @@ def _try_load(
 ) -> LoadedObject | None:
     """One attempt; None when a log buffer was too small (ENOSPC)."""
     lib = libbpf.lib()
-    handle, keep = _open(data, path, messages)
+    handle, keep = _open(data, path, path.stem, messages)
     try:
         progs = list(_programs(handle))
         if not progs:
@@ -352,6 +407,12 @@ def _raise_load_failure(
         raise LoadError(
             f"{path}: permission denied loading BPF; run as root (needs CAP_BPF and CAP_SYS_ADMIN)"
         )
-    said = [m.removeprefix("libbpf: ").strip() for m in messages if m.strip()]
+    # The last line is always libbpf's generic "failed to load object";
+    # the cause is the line before it.
+    said = [
+        m.removeprefix("libbpf: ").strip()
+        for m in messages
+        if m.strip() and "failed to load object" not in m
+    ]
     detail = said[-1] if said else errno.errorcode.get(err, str(err))
     raise LoadError(f"{path}: load failed: {detail}", log="\n".join(messages))

@@ -18,46 +18,13 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from pydantic import BaseModel, ConfigDict
 
+from analyzer.fields import ALL_NAMES
 from extframe.errors import ObjectError
 
 SECTION = ".extframe.effects"
 
-#: The names an action may declare: header fields (offsets from the Ethernet
-#: header are the analyzer's business), metadata, and ``length`` for any
-#: change of packet length or layout.
-DECLARABLE: frozenset[str] = frozenset(
-    [
-        "eth.dst",
-        "eth.src",
-        "eth.type",
-        "vlan.tci",
-        "ip.tos",
-        "ip.ttl",
-        "ip.proto",
-        "ip.csum",
-        "ip.src",
-        "ip.dst",
-        "ipv6.tc",
-        "ipv6.flow_label",
-        "ipv6.hop_limit",
-        "ipv6.src",
-        "ipv6.dst",
-        "tcp.src",
-        "tcp.dst",
-        "tcp.flags",
-        "tcp.csum",
-        "udp.src",
-        "udp.dst",
-        "udp.csum",
-        "icmp.type",
-        "icmp.code",
-        "icmp.csum",
-        "payload",
-        "meta.mark",
-        "meta.priority",
-        "length",
-    ]
-)
+#: The names an action may declare: analyzer/fields.py is the one table.
+DECLARABLE: frozenset[str] = ALL_NAMES
 
 _WRITES = re.compile(r"^writes\s*\((?P<items>.*)\)$", re.S)
 

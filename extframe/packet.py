@@ -16,10 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from analyzer.fields import FIELDS
 from extframe.errors import PacketError
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 
+#: pcap link type of Ethernet frames (LINKTYPE_ETHERNET).
+DLT_EN10MB = 1
 EXAMPLE = "Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02')/IP(ttl=5)/UDP()"
 
 
@@ -62,6 +65,8 @@ def _eval(node: ast.AST) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         layer = _eval(node.func)
         args = [_eval(a) for a in node.args]
+        if any(k.arg is None for k in node.keywords):
+            raise PacketError("packet expression: **keywords are not allowed; name each field")
         kwargs = {k.arg: _eval(k.value) for k in node.keywords if k.arg is not None}
         return layer(*args, **kwargs)
     raise PacketError(
@@ -84,8 +89,11 @@ def from_expression(text: str) -> bytes:
         return bytes(pkt)
     except PacketError:
         raise
+    except MemoryError:
+        raise PacketError(f"packet expression {text[:40]!r}…: too large") from None
     except Exception as e:  # scapy raises many kinds for bad field values
-        raise PacketError(f"packet expression {text!r}: {e}") from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PacketError(f"packet expression {text!r}: {first}") from e
 
 
 def from_hex(text: str) -> bytes:
@@ -99,14 +107,22 @@ def from_hex(text: str) -> bytes:
 
 def from_pcap(path: Path) -> list[bytes]:
     """Every packet of a pcap or pcapng file, as bytes."""
-    from scapy.utils import rdpcap
+    from scapy.utils import RawPcapReader
 
     if not path.is_file():
         raise PacketError(f"{path}: no such file")
     try:
-        return [bytes(p) for p in rdpcap(str(path))]
+        with RawPcapReader(str(path)) as reader:
+            linktype = getattr(reader, "linktype", None)
+            packets = [bytes(data) for data, _meta in reader]
     except Exception as e:
         raise PacketError(f"{path}: not a readable pcap ({e})") from e
+    if linktype != DLT_EN10MB:
+        raise PacketError(
+            f"{path}: link type {linktype}, but actions see Ethernet frames (link type "
+            f"{DLT_EN10MB}); capture on an Ethernet interface"
+        )
+    return packets
 
 
 # scapy layer → the short layer names DESIGN.md uses (eth, ip, tcp.dst, …).
@@ -124,22 +140,41 @@ LAYER_NAMES: dict[str, str] = {
     "Padding": "padding",
 }
 
-# (layer, scapy field) → project field name, where they differ.
+# (layer, scapy field) → the field names of analyzer/fields.py, where they
+# differ from "<layer>.<scapy field>". Dot1Q's PCP, DEI and VID all live in
+# the TCI; ICMP's type-specific words are its "rest of header".
 FIELD_NAMES: dict[tuple[str, str], str] = {
+    ("vlan", "prio"): "vlan.tci",
+    ("vlan", "dei"): "vlan.tci",
+    ("vlan", "id"): "vlan.tci",
+    ("vlan", "vlan"): "vlan.tci",
+    ("ip", "flags"): "ip.frag",
     ("ip", "chksum"): "ip.csum",
-    ("ipv6", "hlim"): "ipv6.hop_limit",
+    ("ipv6", "fl"): "ipv6.flow_label",
+    ("ipv6", "plen"): "ipv6.payload_len",
     ("ipv6", "nh"): "ipv6.next_header",
+    ("ipv6", "hlim"): "ipv6.hop_limit",
     ("tcp", "sport"): "tcp.src",
     ("tcp", "dport"): "tcp.dst",
+    ("tcp", "dataofs"): "tcp.data_offset",
+    ("tcp", "reserved"): "tcp.flags",
     ("tcp", "chksum"): "tcp.csum",
+    ("tcp", "urgptr"): "tcp.urg",
     ("udp", "sport"): "udp.src",
     ("udp", "dport"): "udp.dst",
     ("udp", "chksum"): "udp.csum",
     ("icmp", "chksum"): "icmp.csum",
-    ("vlan", "vlan"): "vlan.vid",
-    ("vlan", "prio"): "vlan.pcp",
     ("payload", "load"): "payload",
 }
+ICMP_REST = "icmp.rest"
+
+
+def field_name(layer: str, scapy_field: str) -> str:
+    """The project's name for a scapy field of a layer."""
+    name = FIELD_NAMES.get((layer, scapy_field), f"{layer}.{scapy_field}")
+    if layer == "icmp" and name not in FIELDS:
+        return ICMP_REST
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +240,7 @@ def diff(before: bytes, after: bytes) -> PacketDiff:
             for fld in lb.fields_desc:
                 vb, va = lb.getfieldval(fld.name), la.getfieldval(fld.name)
                 if vb != va:
-                    name = FIELD_NAMES.get((lname, fld.name), f"{lname}.{fld.name}")
+                    name = field_name(lname, fld.name)
                     changes.append(FieldChange(name, _show(fld, lb, vb), _show(fld, la, va)))
     return PacketDiff(
         length_before=len(before),

@@ -18,6 +18,8 @@ from extframe.errors import RunError
 from extframe.loader import LoadedProgram
 
 ETH_HLEN = 14
+#: More repeats than this keep a call in the kernel for seconds to minutes.
+MAX_REPEAT = 1_000_000
 #: Room for a program that grows the packet (VLAN push, adjust_room).
 HEADROOM = 4096
 
@@ -69,6 +71,8 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
             f"packet is {len(inp.packet)} bytes; an action needs at least {ETH_HLEN} "
             "(an Ethernet header)"
         )
+    if not 1 <= inp.repeat <= MAX_REPEAT:
+        raise RunError(f"repeat {inp.repeat}: give 1 to {MAX_REPEAT}")
     for field, value in (
         ("in_port", inp.in_port),
         ("arg", inp.arg),
@@ -84,7 +88,7 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
     opts.data_size_in = len(inp.packet)
     opts.data_out = ctypes.cast(data_out, ctypes.c_void_p)
     opts.data_size_out = len(data_out)
-    opts.repeat = max(1, inp.repeat)
+    opts.repeat = inp.repeat
     skb = libbpf.SkBuff()
     if prog.prog_type == libbpf.PROG_TYPE_SCHED_CLS:
         skb.mark, skb.priority = inp.mark, inp.priority

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from extframe import packet as packets
 from extframe.errors import ExtframeError, VectorError
@@ -81,7 +81,7 @@ class VectorFile(_Strict):
     """The whole file."""
 
     setup: list[MapEntry] = []
-    vector: list[Vector]
+    vector: list[Vector] = Field(min_length=1)
 
     @classmethod
     def load(cls, path: Path) -> VectorFile:
@@ -91,6 +91,8 @@ class VectorFile(_Strict):
             return cls.model_validate(data)
         except FileNotFoundError:
             raise VectorError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise VectorError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise VectorError(f"{path}: not valid TOML: {e}") from e
         except ValidationError as e:

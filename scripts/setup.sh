@@ -56,6 +56,9 @@ fi
 # system site-packages visible, so that Debian's bcc imports.
 if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import bcc' 2>/dev/null; then
     say "creating the virtual environment in $venv"
+    if [[ -e $venv && ! -f $venv/pyvenv.cfg ]]; then
+        die "$venv exists and is not a virtual environment; move it away or set EXTFRAME_VENV"
+    fi
     rm -rf "$venv"
     /usr/bin/python3 -m venv --system-site-packages "$venv"
     rm -f "$stamps/pip"
@@ -65,7 +68,6 @@ fi
 want=$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1)
 if [[ ! -f $stamps/pip || $(cat "$stamps/pip") != "$want" ]]; then
     say "installing extframe and its Python dependencies"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet -e "$here[test]"
     echo "$want" > "$stamps/pip"
 else

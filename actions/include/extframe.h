@@ -85,17 +85,26 @@
  *   effects := "read_only"
  *            | "writes(" field { "," field } ")"
  *   field   := '"' name '"'
- *   name    := "eth.dst" | "eth.src" | "eth.type" | "vlan.tci"
- *            | "ip.tos" | "ip.ttl" | "ip.proto" | "ip.csum"
- *            | "ip.src" | "ip.dst"
- *            | "ipv6.tc" | "ipv6.hop_limit" | "ipv6.src" | "ipv6.dst"
- *            | "tcp.src" | "tcp.dst" | "tcp.csum"
- *            | "udp.src" | "udp.dst" | "udp.csum"
- *            | "icmp.type" | "icmp.code" | "icmp.csum"
+ *   name    := "eth.dst" | "eth.src" | "eth.type"
+ *            | "vlan.tci" | "vlan.type"
+ *            | "ip.version" | "ip.ihl" | "ip.tos" | "ip.len" | "ip.id"
+ *            | "ip.frag" | "ip.ttl" | "ip.proto" | "ip.csum"
+ *            | "ip.src" | "ip.dst" | "ip.options"
+ *            | "ipv6.version" | "ipv6.tc" | "ipv6.flow_label"
+ *            | "ipv6.payload_len" | "ipv6.next_header" | "ipv6.hop_limit"
+ *            | "ipv6.src" | "ipv6.dst"
+ *            | "tcp.src" | "tcp.dst" | "tcp.seq" | "tcp.ack"
+ *            | "tcp.data_offset" | "tcp.flags" | "tcp.window"
+ *            | "tcp.csum" | "tcp.urg" | "tcp.options"
+ *            | "udp.src" | "udp.dst" | "udp.len" | "udp.csum"
+ *            | "icmp.type" | "icmp.code" | "icmp.csum" | "icmp.rest"
  *            | "payload"          bytes beyond the parsed L4 header
  *            | "meta.mark"        skb->mark (OVS pkt_mark)
  *            | "meta.priority"    skb->priority (OVS skb_priority)
  *            | "length"           the packet length or layout changes
+ *
+ *   The names and the byte layout behind each are one table,
+ *   analyzer/fields.py; a test keeps this list equal to it.
  *
  * Examples:
  *   EXTFRAME_EFFECTS(read_only);

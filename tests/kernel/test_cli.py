@@ -158,3 +158,72 @@ def test_help_teaches() -> None:
         assert "example" in r.stdout or cmd == "demo"
     assert "exit status" in cli("--help").stdout
     assert (ROOT / "README.md").read_text().count("make test") >= 1
+
+
+def test_run_passes_every_metadata_option() -> None:
+    r = cli(
+        "run",
+        str(PROGS / "meta_echo.c"),
+        "--hex",
+        "00" * 60,
+        "--in-port",
+        "5",
+        "--arg",
+        "2",
+        "--priority",
+        "7",
+        "--mark",
+        "1",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)["runs"][0]
+    assert run["mark_out"] == 5 | 2 << 16
+    assert (run["priority_in"], run["priority_out"]) == (7, 8)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run", "actions/dec_ttl.c", "--hex", "00" * 60, "--repeat", "0"], "repeat 0"),
+        (["run", "actions/dec_ttl.c", "--hex", "00" * 60, "--repeat", "4294967297"], "repeat"),
+        (["run", "actions/dec_ttl.c", "--packet", "IP(**{'ttl': 3})"], "**keywords"),
+        (["unload", "a", "--all"], "not both"),
+    ],
+)
+def test_more_refusals(args: list[str], says: str) -> None:
+    r = cli(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert says in _error_line(r.stderr)
+
+
+def test_build_into_a_folder_and_unreadable_vectors(tmp_path: Path) -> None:
+    r = cli("build", "actions/dec_ttl.c", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dec_ttl.o").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "dec_ttl.o"]
+    src = tmp_path / "x.c"
+    src.write_text((ACTIONS / "dec_ttl.c").read_text().replace('"extframe.h"', "<extframe.h>"))
+    (tmp_path / "x.vectors.toml").mkdir()
+    r = cli("vectors", str(src))
+    assert r.returncode == 2 and "cannot read" in _error_line(r.stderr)
+
+
+def test_raw_ip_pcap_is_refused(tmp_path: Path) -> None:
+    from scapy.layers.inet import IP
+    from scapy.utils import wrpcap
+
+    pcap = tmp_path / "rawip.pcap"
+    wrpcap(str(pcap), [IP(ttl=5)], linktype=228)
+    r = cli("run", "actions/dec_ttl.c", "--pcap", str(pcap))
+    assert r.returncode == 2 and "link type 228" in _error_line(r.stderr)
+
+
+def test_demo_leaves_the_users_pins_alone(bpffs_root: Path) -> None:
+    assert cli("load", "actions/dec_ttl.c").returncode == 0
+    r = cli("demo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (bpffs_root / "dec_ttl" / "prog").is_dir()
+    assert cli("unload", "dec_ttl").returncode == 0
+    leftovers = [p for p in bpffs_root.parent.iterdir() if p.name.startswith("extframe_demo_")]
+    assert leftovers == []

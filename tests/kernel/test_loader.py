@@ -134,3 +134,16 @@ def test_truncated_bpf_object_is_refused(objs: dict[str, Path], tmp_path: Path) 
     f.write_bytes(data[: len(data) // 3])
     with pytest.raises(ObjectError, match="libbpf cannot open"):
         load_object(f)
+
+
+@pytest.mark.parametrize(("in_port", "arg", "priority"), [(0, 0, 0), (7, 3, 41), (65535, 2, 9)])
+def test_metadata_reaches_the_program_and_comes_back(
+    objs: dict[str, Path], in_port: int, arg: int, priority: int
+) -> None:
+    with load_object(objs["meta_echo"]) as obj:
+        res = run(
+            obj.program(),
+            RunInput(packet=bytes(60), in_port=in_port, arg=arg, priority=priority, mark=12345),
+        )
+    assert res.mark == in_port | arg << 16
+    assert res.priority == priority + 1

@@ -107,7 +107,8 @@ def test_encode_errors(value: int | str, size: int) -> None:
 
 def test_clang_command_has_btf_and_abi_header() -> None:
     cmd = clang_command(Path("a.c"), Path("a.o"), BuildOptions(werror=True, defines=("X=1",)))
-    assert cmd[:6] == ["clang", "-O2", "-g", "-target", "bpf", "-mcpu=v3"]
+    opts = BuildOptions()
+    assert cmd[:6] == [opts.clang, "-O2", "-g", "-target", "bpf", "-mcpu=v3"]
     assert f"-I{ABI_INCLUDE}" in cmd and "-Werror" in cmd and "-DX=1" in cmd
     assert cmd[-4:] == ["-c", "a.c", "-o", "a.o"]
 

@@ -1,0 +1,100 @@
+"""Header fields by name: where each lies in its header, in bytes.
+
+The one table of field names in the project: declarations
+(``EXTFRAME_EFFECTS``), packet diffs and the analyzer's write sets all speak
+these names. Offsets are from the start of the field's own header; a field
+narrower than a byte (ihl, TCP flags' NS bit, the VLAN PCP) is given as the
+byte or bytes holding it, since writes land on whole bytes.
+
+Layouts: IEEE 802.3 and 802.1Q, RFC 791 (IPv4), RFC 8200 (IPv6), RFC 9293
+(TCP), RFC 768 (UDP), RFC 792 (ICMP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One header field: its header, byte offset in it and size in bytes.
+
+    ``size`` None means variable (options), running to the header's end.
+    """
+
+    name: str
+    header: str
+    offset: int
+    size: int | None
+
+
+def _table(header: str, rows: list[tuple[str, int, int | None]]) -> list[Field]:
+    return [Field(f"{header}.{n}", header, off, size) for n, off, size in rows]
+
+
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in [
+        *_table("eth", [("dst", 0, 6), ("src", 6, 6), ("type", 12, 2)]),
+        # The 4-byte tag after the MAC addresses: TPID sits where eth.type
+        # was; the layer holds TCI and the inner ethertype.
+        *_table("vlan", [("tci", 0, 2), ("type", 2, 2)]),
+        *_table(
+            "ip",
+            [
+                ("version", 0, 1),
+                ("ihl", 0, 1),
+                ("tos", 1, 1),
+                ("len", 2, 2),
+                ("id", 4, 2),
+                ("frag", 6, 2),
+                ("ttl", 8, 1),
+                ("proto", 9, 1),
+                ("csum", 10, 2),
+                ("src", 12, 4),
+                ("dst", 16, 4),
+                ("options", 20, None),
+            ],
+        ),
+        *_table(
+            "ipv6",
+            [
+                ("version", 0, 1),
+                ("tc", 0, 2),
+                ("flow_label", 1, 3),
+                ("payload_len", 4, 2),
+                ("next_header", 6, 1),
+                ("hop_limit", 7, 1),
+                ("src", 8, 16),
+                ("dst", 24, 16),
+            ],
+        ),
+        *_table(
+            "tcp",
+            [
+                ("src", 0, 2),
+                ("dst", 2, 2),
+                ("seq", 4, 4),
+                ("ack", 8, 4),
+                ("data_offset", 12, 1),
+                ("flags", 12, 2),
+                ("window", 14, 2),
+                ("csum", 16, 2),
+                ("urg", 18, 2),
+                ("options", 20, None),
+            ],
+        ),
+        *_table("udp", [("src", 0, 2), ("dst", 2, 2), ("len", 4, 2), ("csum", 6, 2)]),
+        *_table("icmp", [("type", 0, 1), ("code", 1, 1), ("csum", 2, 2), ("rest", 4, 4)]),
+    ]
+}
+
+#: Bytes beyond the parsed L4 header: not part of the OVS flow key.
+PAYLOAD = "payload"
+#: Metadata the classifier sees (skb mark ↔ pkt_mark, priority ↔ skb_priority).
+METADATA = ("meta.mark", "meta.priority")
+#: Any change of the packet's length or header layout.
+LENGTH = "length"
+
+#: Every name an action may declare or the analyzer may report.
+ALL_NAMES: frozenset[str] = frozenset([*FIELDS, PAYLOAD, *METADATA, LENGTH])

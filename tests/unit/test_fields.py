@@ -1,0 +1,54 @@
+"""One table of field names (analyzer/fields.py), and everything else agrees with it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
+
+from analyzer.fields import ALL_NAMES, FIELDS
+from extframe.manifest import DECLARABLE
+from extframe.packet import FIELD_NAMES, LAYER_NAMES, field_name
+from tests.conftest import ACTIONS
+
+
+def test_header_grammar_lists_exactly_the_table() -> None:
+    header = (ACTIONS / "include" / "extframe.h").read_text()
+    grammar = header[header.index("name    :=") : header.index("The names and the byte layout")]
+    assert set(re.findall(r'"([a-z0-9_.]+)"', grammar)) == set(ALL_NAMES)
+
+
+def test_declarations_use_the_table() -> None:
+    assert DECLARABLE == ALL_NAMES
+
+
+def test_diff_names_are_in_the_table() -> None:
+    assert set(FIELD_NAMES.values()) <= ALL_NAMES
+
+
+@pytest.mark.parametrize("layer", [Ether, Dot1Q, IP, IPv6, TCP, UDP, ICMP])
+def test_every_scapy_field_of_the_headers_maps_into_the_table(layer: type) -> None:
+    short = LAYER_NAMES[layer.__name__]
+    names = {field_name(short, f.name) for f in layer.fields_desc}
+    assert names <= ALL_NAMES, names - ALL_NAMES
+
+
+@pytest.mark.parametrize(
+    ("name", "offset", "size"),
+    [
+        ("eth.type", 12, 2),
+        ("ip.ttl", 8, 1),
+        ("ip.csum", 10, 2),
+        ("ipv6.hop_limit", 7, 1),
+        ("tcp.dst", 2, 2),
+        ("udp.csum", 6, 2),
+        ("icmp.csum", 2, 2),
+        ("ip.options", 20, None),
+    ],
+)
+def test_layouts(name: str, offset: int, size: int | None) -> None:
+    f = FIELDS[name]
+    assert (f.offset, f.size) == (offset, size)
