@@ -1,0 +1,524 @@
+"""What BPF helpers and kfuncs do to a packet and its metadata: a table with sources.
+
+One row per helper (by its uapi number, ``enum bpf_func_id`` in
+include/uapi/linux/bpf.h) or kfunc (by name: kfunc BTF ids differ per kernel
+build) that a tc or XDP action may call. Each row says, from the kernel
+source it cites:
+
+* ``writes_packet_bytes``: the call may store into packet data; where the
+  offset and length come from an argument, ``offset_arg``/``length_arg`` name
+  it (1 = R1 ... 5 = R5), ``length`` gives a fixed size, ``writes_fields``
+  names header fields written without an offset argument.
+* ``changes_length_or_layout``: the packet may grow, shrink or have headers
+  inserted or removed.
+* ``writes_metadata``: sk_buff / xdp_buff fields written (see
+  ``METADATA_FIELDS``).
+* ``invalidates_packet_pointers``: the verifier forgets every packet pointer
+  after the call. This is ``bpf_helper_changes_pkt_data()`` (net/core/filter.c)
+  and its kfunc and dynptr counterparts in kernel/bpf/verifier.c. It is about
+  pointers, *not* about writing: ``bpf_skb_ecn_set_ce`` and
+  ``bpf_xdp_store_bytes`` write packet bytes and are not on the list.
+* ``tail_call``: control may continue in another program.
+* ``refused_in_ovs``: registration refuses the action (``note`` says why):
+  the helper sends the packet elsewhere, or it reads or writes a device,
+  socket or tunnel context that an skb built by BPF_PROG_TEST_RUN does not
+  have, so its answer would always be the same or its write silently lost.
+* ``writes_map``: a map write (state, not a packet effect).
+
+A helper or kfunc missing from the table is unknown: ``helper_by_id`` and
+``kfunc_by_name`` return None, and the verdict layer answers ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "CHANGES_PKT_DATA",
+    "HELPERS",
+    "KFUNCS",
+    "METADATA_FIELDS",
+    "HelperEffect",
+    "helper_by_id",
+    "helper_by_name",
+    "kfunc_by_name",
+]
+
+#: Metadata names, sk_buff fields unless said otherwise. No helper writes the
+#: first group: programs store them directly through the context
+#: (``skb->mark = ...``); they are here so that the whole analyzer shares one
+#: vocabulary.
+METADATA_FIELDS: frozenset[str] = frozenset(
+    {
+        "mark",  # skb->mark (OVS pkt_mark)
+        "priority",  # skb->priority (OVS skb_priority)
+        "tc_index",  # skb->tc_index
+        "tc_classid",  # skb->tc_classid (qdisc_skb_cb)
+        "queue_mapping",  # skb->queue_mapping
+        "cb",  # skb->cb[] (qdisc_skb_cb data)
+        "hash",  # skb->hash, l4_hash, sw_hash
+        "csum",  # skb->csum, ip_summed, csum_level
+        "tstamp",  # skb->tstamp and its clock type
+        "pkt_type",  # skb->pkt_type
+        "protocol",  # skb->protocol
+        "vlan",  # skb->vlan_proto, vlan_tci (the accelerated tag)
+        "tunnel",  # skb->dst as tunnel metadata (metadata_dst)
+        "sk",  # skb->sk
+        "encapsulation",  # skb->encapsulation, inner headers, gso type
+        "data_meta",  # xdp_buff->data_meta: the XDP metadata area
+    }
+)
+
+#: The helpers for which the verifier forgets every packet pointer after the
+#: call: ``bpf_helper_changes_pkt_data()`` in net/core/filter.c as of Linux
+#: 6.13-6.18 (uapi names). ``tail_call`` joined in 6.13 (commit 1a4607ffba35,
+#: "bpf: consider that tail calls invalidate packet pointers").
+CHANGES_PKT_DATA: frozenset[str] = frozenset(
+    {
+        "clone_redirect",
+        "l3_csum_replace",
+        "l4_csum_replace",
+        "lwt_push_encap",
+        "lwt_seg6_action",
+        "lwt_seg6_adjust_srh",
+        "lwt_seg6_store_bytes",
+        "msg_pop_data",
+        "msg_pull_data",
+        "msg_push_data",
+        "skb_adjust_room",
+        "skb_change_head",
+        "skb_change_proto",
+        "skb_change_tail",
+        "skb_pull_data",
+        "skb_store_bytes",
+        "skb_vlan_pop",
+        "skb_vlan_push",
+        "store_hdr_opt",
+        "tail_call",
+        "xdp_adjust_head",
+        "xdp_adjust_meta",
+        "xdp_adjust_tail",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HelperEffect:
+    """The effects of one helper or kfunc on the packet, its metadata and maps."""
+
+    kind: Literal["helper", "kfunc"]
+    name: str
+    source: str
+    id: int | None = None
+    writes_packet_bytes: bool = False
+    offset_arg: int | None = None
+    length_arg: int | None = None
+    length: int | None = None
+    writes_fields: tuple[str, ...] = ()
+    changes_length_or_layout: bool = False
+    writes_metadata: tuple[str, ...] = ()
+    invalidates_packet_pointers: bool = False
+    tail_call: bool = False
+    refused_in_ovs: bool = False
+    writes_map: bool = False
+    note: str = ""
+
+    @property
+    def symbol(self) -> str:
+        """The name the verifier log prints in ``call NAME#N``."""
+        return f"bpf_{self.name}" if self.kind == "helper" else self.name
+
+    @property
+    def reads_only(self) -> bool:
+        """Whether the call leaves packet, metadata and control flow alone (maps aside)."""
+        return not (
+            self.writes_packet_bytes
+            or self.writes_fields
+            or self.changes_length_or_layout
+            or self.writes_metadata
+            or self.invalidates_packet_pointers
+            or self.tail_call
+            or self.refused_in_ovs
+        )
+
+
+def _helper(helper_id: int, name: str, source: str, **effects: Any) -> HelperEffect:
+    return HelperEffect(kind="helper", id=helper_id, name=name, source=source, **effects)
+
+
+def _kfunc(name: str, source: str, **effects: Any) -> HelperEffect:
+    return HelperEffect(kind="kfunc", name=name, source=source, **effects)
+
+
+_FILTER = "net/core/filter.c"
+_HELPERS_C = "kernel/bpf/helpers.c"
+_REDIRECT = (
+    "sends the packet to another device or CPU instead of returning it; an "
+    "OVS action continues or drops, and OVS forwards with output:"
+)
+_NO_TUNNEL = (
+    "tunnel metadata lives in skb->dst, which the skb BPF_PROG_TEST_RUN builds "
+    "does not have and does not return: match tunnel fields in OpenFlow, set "
+    "them with set_field:...->tun_id, pass values in with bpf(NAME,arg=N)"
+)
+_NO_SOCKET = (
+    "answers from the socket's cgroup (skb->sk); packets OVS runs through "
+    "BPF_PROG_TEST_RUN have no socket, so the answer never changes"
+)
+
+#: Helpers, by uapi number. Argument numbers are 1-based (R1 = 1).
+HELPERS: tuple[HelperEffect, ...] = (
+    # --- reading, no effect on the packet --------------------------------
+    _helper(1, "map_lookup_elem", "kernel/bpf/helpers.c: bpf_map_lookup_elem"),
+    _helper(2, "map_update_elem", "kernel/bpf/helpers.c: bpf_map_update_elem", writes_map=True),
+    _helper(3, "map_delete_elem", "kernel/bpf/helpers.c: bpf_map_delete_elem", writes_map=True),
+    _helper(5, "ktime_get_ns", "kernel/bpf/helpers.c: bpf_ktime_get_ns"),
+    _helper(6, "trace_printk", "kernel/trace/bpf_trace.c: bpf_trace_printk"),
+    _helper(7, "get_prandom_u32", "kernel/bpf/helpers.c: bpf_user_rnd_u32"),
+    _helper(8, "get_smp_processor_id", "kernel/bpf/helpers.c: bpf_get_smp_processor_id"),
+    # perf_event_output from tc/XDP is bpf_skb_event_output / bpf_xdp_event_output:
+    # it copies packet bytes out, it does not change them.
+    _helper(25, "perf_event_output", f"{_FILTER}: bpf_skb_event_output"),
+    _helper(26, "skb_load_bytes", f"{_FILTER}: bpf_skb_load_bytes"),
+    _helper(28, "csum_diff", f"{_FILTER}: bpf_csum_diff"),
+    _helper(68, "skb_load_bytes_relative", f"{_FILTER}: bpf_skb_load_bytes_relative"),
+    _helper(87, "map_push_elem", "kernel/bpf/helpers.c: bpf_map_push_elem", writes_map=True),
+    _helper(88, "map_pop_elem", "kernel/bpf/helpers.c: bpf_map_pop_elem", writes_map=True),
+    _helper(89, "map_peek_elem", "kernel/bpf/helpers.c: bpf_map_peek_elem"),
+    _helper(125, "ktime_get_boot_ns", "kernel/bpf/helpers.c: bpf_ktime_get_boot_ns"),
+    _helper(130, "ringbuf_output", "kernel/bpf/ringbuf.c: bpf_ringbuf_output"),
+    _helper(131, "ringbuf_reserve", "kernel/bpf/ringbuf.c: bpf_ringbuf_reserve"),
+    _helper(132, "ringbuf_submit", "kernel/bpf/ringbuf.c: bpf_ringbuf_submit"),
+    _helper(133, "ringbuf_discard", "kernel/bpf/ringbuf.c: bpf_ringbuf_discard"),
+    _helper(160, "ktime_get_coarse_ns", "kernel/bpf/helpers.c: bpf_ktime_get_coarse_ns"),
+    _helper(189, "xdp_load_bytes", f"{_FILTER}: bpf_xdp_load_bytes"),
+    _helper(201, "dynptr_read", "kernel/bpf/helpers.c: bpf_dynptr_read"),
+    _helper(208, "ktime_get_tai_ns", "kernel/bpf/helpers.c: bpf_ktime_get_tai_ns"),
+    # --- packet bytes -----------------------------------------------------
+    # flags BPF_F_RECOMPUTE_CSUM updates skb->csum, BPF_F_INVALIDATE_HASH
+    # clears skb->hash (skb_clear_hash).
+    _helper(
+        9,
+        "skb_store_bytes",
+        f"{_FILTER}: bpf_skb_store_bytes",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=4,
+        writes_metadata=("csum", "hash"),
+        invalidates_packet_pointers=True,
+    ),
+    # Both rewrite the 16-bit checksum field at the offset in R2; the l4
+    # variant also folds the change into skb->csum (inet_proto_csum_replace*).
+    _helper(
+        10,
+        "l3_csum_replace",
+        f"{_FILTER}: bpf_l3_csum_replace",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length=2,
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        11,
+        "l4_csum_replace",
+        f"{_FILTER}: bpf_l4_csum_replace",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length=2,
+        writes_metadata=("csum",),
+        invalidates_packet_pointers=True,
+    ),
+    # INET_ECN_set_ce(): IPv4 tos (and its header checksum) or the IPv6
+    # traffic class, found from the network header, not from an argument.
+    _helper(
+        97,
+        "skb_ecn_set_ce",
+        f"{_FILTER}: bpf_skb_ecn_set_ce",
+        writes_packet_bytes=True,
+        writes_fields=("ip.tos", "ip.csum", "ipv6.tc"),
+        note="writes the ECN bits but is not on the kernel's invalidation list",
+    ),
+    _helper(
+        190,
+        "xdp_store_bytes",
+        f"{_FILTER}: bpf_xdp_store_bytes",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=4,
+        note="writes bytes but is not on the kernel's invalidation list",
+    ),
+    # On an skb dynptr, __bpf_dynptr_write() calls __bpf_skb_store_bytes();
+    # check_helper_call() then sets changes_data for BPF_DYNPTR_TYPE_SKB.
+    _helper(
+        202,
+        "dynptr_write",
+        f"{_HELPERS_C}: bpf_dynptr_write",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=4,
+        invalidates_packet_pointers=True,
+        note=(
+            "writes the packet when the dynptr is an skb or xdp dynptr; the "
+            "verifier invalidates packet pointers for skb dynptrs "
+            "(kernel/bpf/verifier.c: check_helper_call)"
+        ),
+    ),
+    # --- length and layout ------------------------------------------------
+    _helper(
+        18,
+        "skb_vlan_push",
+        f"{_FILTER}: bpf_skb_vlan_push",
+        changes_length_or_layout=True,
+        writes_metadata=("vlan", "protocol"),
+        invalidates_packet_pointers=True,
+        note=(
+            "skb_vlan_push(): a tag already in skb->vlan_tci moves into the "
+            "packet, the new one goes to skb->vlan_tci"
+        ),
+    ),
+    _helper(
+        19,
+        "skb_vlan_pop",
+        f"{_FILTER}: bpf_skb_vlan_pop",
+        changes_length_or_layout=True,
+        writes_metadata=("vlan", "protocol"),
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        31,
+        "skb_change_proto",
+        f"{_FILTER}: bpf_skb_change_proto",
+        changes_length_or_layout=True,
+        writes_metadata=("protocol",),
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        38,
+        "skb_change_tail",
+        f"{_FILTER}: bpf_skb_change_tail",
+        changes_length_or_layout=True,
+        invalidates_packet_pointers=True,
+    ),
+    # Makes bytes linear (pskb_may_pull/skb_ensure_writable): content and
+    # length stay, the data pointers move.
+    _helper(
+        39,
+        "skb_pull_data",
+        f"{_FILTER}: bpf_skb_pull_data",
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        43,
+        "skb_change_head",
+        f"{_FILTER}: bpf_skb_change_head",
+        changes_length_or_layout=True,
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        44,
+        "xdp_adjust_head",
+        f"{_FILTER}: bpf_xdp_adjust_head",
+        changes_length_or_layout=True,
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        50,
+        "skb_adjust_room",
+        f"{_FILTER}: bpf_skb_adjust_room",
+        changes_length_or_layout=True,
+        writes_metadata=("encapsulation",),
+        invalidates_packet_pointers=True,
+    ),
+    # Moves xdp->data_meta: the metadata area in front of the packet, not
+    # the packet itself.
+    _helper(
+        54,
+        "xdp_adjust_meta",
+        f"{_FILTER}: bpf_xdp_adjust_meta",
+        writes_metadata=("data_meta",),
+        invalidates_packet_pointers=True,
+    ),
+    _helper(
+        65,
+        "xdp_adjust_tail",
+        f"{_FILTER}: bpf_xdp_adjust_tail",
+        changes_length_or_layout=True,
+        invalidates_packet_pointers=True,
+    ),
+    # --- metadata ---------------------------------------------------------
+    _helper(
+        32, "skb_change_type", f"{_FILTER}: bpf_skb_change_type", writes_metadata=("pkt_type",)
+    ),
+    # skb_get_hash() computes and caches skb->hash when it is not set yet.
+    _helper(
+        34,
+        "get_hash_recalc",
+        f"{_FILTER}: bpf_get_hash_recalc",
+        writes_metadata=("hash",),
+        note="returns the hash, computing and storing it in skb->hash when unset",
+    ),
+    _helper(40, "csum_update", f"{_FILTER}: bpf_csum_update", writes_metadata=("csum",)),
+    _helper(41, "set_hash_invalid", f"{_FILTER}: bpf_set_hash_invalid", writes_metadata=("hash",)),
+    _helper(48, "set_hash", f"{_FILTER}: bpf_set_hash", writes_metadata=("hash",)),
+    _helper(135, "csum_level", f"{_FILTER}: bpf_csum_level", writes_metadata=("csum",)),
+    _helper(192, "skb_set_tstamp", f"{_FILTER}: bpf_skb_set_tstamp", writes_metadata=("tstamp",)),
+    # --- control flow -----------------------------------------------------
+    _helper(
+        12,
+        "tail_call",
+        "kernel/bpf/verifier.c: check_helper_call",
+        tail_call=True,
+        invalidates_packet_pointers=True,
+        note=(
+            "the jump is JIT or interpreter code (no C function); the verifier "
+            "treats it as changing packet data since Linux 6.13. The called "
+            "program is analysed separately or the verdict is unknown"
+        ),
+    ),
+    # --- refused by extframe --------------------------------------------
+    _helper(
+        13,
+        "clone_redirect",
+        f"{_FILTER}: bpf_clone_redirect",
+        refused_in_ovs=True,
+        invalidates_packet_pointers=True,
+        note=f"transmits a clone of the packet on a device; {_REDIRECT}",
+    ),
+    _helper(23, "redirect", f"{_FILTER}: bpf_redirect", refused_in_ovs=True, note=_REDIRECT),
+    _helper(
+        51, "redirect_map", f"{_FILTER}: bpf_xdp_redirect_map", refused_in_ovs=True, note=_REDIRECT
+    ),
+    _helper(
+        152, "redirect_neigh", f"{_FILTER}: bpf_redirect_neigh", refused_in_ovs=True, note=_REDIRECT
+    ),
+    _helper(
+        155, "redirect_peer", f"{_FILTER}: bpf_redirect_peer", refused_in_ovs=True, note=_REDIRECT
+    ),
+    _helper(
+        124,
+        "sk_assign",
+        f"{_FILTER}: bpf_sk_assign",
+        refused_in_ovs=True,
+        writes_metadata=("sk",),
+        note=(
+            "steers the packet to a local socket on the ingress path; the "
+            "packet OVS hands to BPF_PROG_TEST_RUN is a copy that never "
+            "reaches a socket"
+        ),
+    ),
+    _helper(
+        20,
+        "skb_get_tunnel_key",
+        f"{_FILTER}: bpf_skb_get_tunnel_key",
+        refused_in_ovs=True,
+        note=_NO_TUNNEL,
+    ),
+    _helper(
+        21,
+        "skb_set_tunnel_key",
+        f"{_FILTER}: bpf_skb_set_tunnel_key",
+        refused_in_ovs=True,
+        writes_metadata=("tunnel",),
+        note=_NO_TUNNEL,
+    ),
+    _helper(
+        29,
+        "skb_get_tunnel_opt",
+        f"{_FILTER}: bpf_skb_get_tunnel_opt",
+        refused_in_ovs=True,
+        note=_NO_TUNNEL,
+    ),
+    _helper(
+        30,
+        "skb_set_tunnel_opt",
+        f"{_FILTER}: bpf_skb_set_tunnel_opt",
+        refused_in_ovs=True,
+        writes_metadata=("tunnel",),
+        note=_NO_TUNNEL,
+    ),
+    _helper(
+        33,
+        "skb_under_cgroup",
+        f"{_FILTER}: bpf_skb_under_cgroup",
+        refused_in_ovs=True,
+        note=_NO_SOCKET,
+    ),
+    _helper(
+        79,
+        "skb_cgroup_id",
+        f"{_FILTER}: bpf_skb_cgroup_id",
+        refused_in_ovs=True,
+        note=_NO_SOCKET,
+    ),
+    _helper(
+        83,
+        "skb_ancestor_cgroup_id",
+        f"{_FILTER}: bpf_skb_ancestor_cgroup_id",
+        refused_in_ovs=True,
+        note=_NO_SOCKET,
+    ),
+)
+
+#: Kfuncs, by name. Argument numbers are 1-based (R1 = 1).
+KFUNCS: tuple[HelperEffect, ...] = (
+    # Creating a dynptr writes only the bpf_dynptr on the stack.
+    _kfunc("bpf_dynptr_from_skb", f"{_FILTER}: bpf_dynptr_from_skb"),
+    _kfunc("bpf_dynptr_from_xdp", f"{_FILTER}: bpf_dynptr_from_xdp"),
+    _kfunc("bpf_dynptr_slice", f"{_HELPERS_C}: bpf_dynptr_slice"),
+    # The slice is a writable pointer into the packet (or into the buffer
+    # in R3 when the bytes are not linear): writes go through the returned
+    # ``mem`` pointer, not through a packet pointer, so the call itself is
+    # the evidence.
+    _kfunc(
+        "bpf_dynptr_slice_rdwr",
+        f"{_HELPERS_C}: bpf_dynptr_slice_rdwr",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=4,
+        note="returns a writable pointer into the packet; stores through it are packet writes",
+    ),
+    _kfunc(
+        "bpf_dynptr_memset",
+        f"{_HELPERS_C}: bpf_dynptr_memset",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=3,
+        note="writes the packet when the dynptr is an skb or xdp dynptr",
+    ),
+    _kfunc(
+        "bpf_dynptr_copy",
+        f"{_HELPERS_C}: bpf_dynptr_copy",
+        writes_packet_bytes=True,
+        offset_arg=2,
+        length_arg=5,
+        note="writes the packet when the destination (R1) is an skb or xdp dynptr",
+    ),
+    # is_kfunc_pkt_changing() in kernel/bpf/verifier.c (Linux 6.18).
+    _kfunc(
+        "bpf_xdp_pull_data",
+        f"{_FILTER}: bpf_xdp_pull_data",
+        invalidates_packet_pointers=True,
+        note="moves bytes from fragments into the linear area; content and length stay",
+    ),
+)
+
+_BY_ID: Mapping[int, HelperEffect] = {h.id: h for h in HELPERS if h.id is not None}
+_BY_NAME: Mapping[str, HelperEffect] = {h.name: h for h in HELPERS}
+_KFUNC_BY_NAME: Mapping[str, HelperEffect] = {k.name: k for k in KFUNCS}
+
+
+def helper_by_id(helper_id: int) -> HelperEffect | None:
+    """The row for helper number ``helper_id``, or None when the table does not know it."""
+    return _BY_ID.get(helper_id)
+
+
+def helper_by_name(name: str) -> HelperEffect | None:
+    """The row for a helper by uapi name (``skb_store_bytes``) or symbol (``bpf_…``)."""
+    return _BY_NAME.get(name) or _BY_NAME.get(name.removeprefix("bpf_"))
+
+
+def kfunc_by_name(name: str) -> HelperEffect | None:
+    """The row for kfunc ``name`` (``bpf_dynptr_slice_rdwr``), or None when unknown."""
+    return _KFUNC_BY_NAME.get(name)
