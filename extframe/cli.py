@@ -53,11 +53,10 @@ def object_for(path: Path, build_dir: Path | None = None) -> Iterator[Path]:
         yield path
 
 
-def load(path: Path, args: argparse.Namespace) -> tuple[LoadedObject, Path]:
-    """Build (if C) and load; return the loaded object and the object path."""
+def load(path: Path, args: argparse.Namespace) -> LoadedObject:
+    """Build (if C) and load; the object file is not needed once loaded."""
     with object_for(path) as obj_path:
-        obj = load_object(obj_path, LoadOptions(prog_type=args.type), shown_as=path)
-        return obj, obj_path
+        return load_object(obj_path, LoadOptions(prog_type=args.type), shown_as=path)
 
 
 def program_summary(obj: LoadedObject) -> list[Result]:
@@ -111,7 +110,7 @@ def cmd_load(args: argparse.Namespace) -> Result:
     name = args.name or path.stem
     bpffs.check_name(name)
     bpffs.require_bpffs(bpffs.default_root())
-    obj, _ = load(path, args)
+    obj = load(path, args)
     with obj:
         pinned = bpffs.pin(obj, name)
         return {
@@ -159,7 +158,7 @@ def text_unload(r: Result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> Result:
     inputs = packet_inputs(args)
-    obj, _ = load(Path(args.action), args)
+    obj = load(Path(args.action), args)
     with obj:
         prog = obj.program(args.program)
         runs = []

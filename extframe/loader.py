@@ -18,7 +18,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer.verifier_log import is_complete, processed_insns, summarize
@@ -117,13 +117,19 @@ class LoadedMap:
 
 @dataclass(frozen=True, kw_only=True)
 class LoadedProgram:
-    """A program the verifier accepted, with its log."""
+    """A program the verifier accepted, with its log.
+
+    ``insns`` are the instructions as libbpf handed them to the kernel
+    (relocated, subprograms appended): what the verifier log's instruction
+    indices refer to.
+    """
 
     name: str
     section: str
     prog_type: int
     fd: int
     insn_count: int
+    insns: bytes
     log: str
     log_complete: bool
 
@@ -146,7 +152,6 @@ class LoadedObject:
     name: str
     programs: list[LoadedProgram]
     maps: list[LoadedMap]
-    messages: list[str] = field(default_factory=list)
     _handle: int | None = None
     _buffer: ctypes.Array[ctypes.c_char] | None = None
 
@@ -313,7 +318,6 @@ def load_object(
         with libbpf.capture_messages() as messages:
             result = _try_load(data, path, options, log_level, log_size, messages)
         if result is not None:
-            result.messages = list(messages)
             return result
         if log_size >= options.max_log_size:
             # The log cannot be had whole: load without one, say so.
@@ -365,6 +369,7 @@ def _try_load(
                 prog_type=t,
                 fd=lib.bpf_program__fd(p),
                 insn_count=lib.bpf_program__insn_cnt(p),
+                insns=ctypes.string_at(lib.bpf_program__insns(p), 8 * lib.bpf_program__insn_cnt(p)),
                 log=log,
                 log_complete=bool(log_level) and is_complete(log),
             )

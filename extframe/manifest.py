@@ -10,18 +10,15 @@ actions/include/extframe.h), which leaves the text in the ELF section
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 from pydantic import BaseModel, ConfigDict
 
+from analyzer.elf import ObjectSpec
+from analyzer.errors import AnalyzerError
 from analyzer.fields import ALL_NAMES
 from extframe.errors import ObjectError
-
-SECTION = ".extframe.effects"
 
 #: The names an action may declare: analyzer/fields.py is the one table.
 DECLARABLE: frozenset[str] = ALL_NAMES
@@ -62,11 +59,7 @@ class DeclaredEffects(BaseModel):
 def read_declared(obj: Path) -> DeclaredEffects | None:
     """The effects declared in a BPF object, or None when it declares none."""
     try:
-        elf = ELFFile(io.BytesIO(obj.read_bytes()))
-        section = elf.get_section_by_name(SECTION)
-        raw = section.data() if section is not None else None
-    except (ELFError, OSError, ValueError) as e:
-        raise ObjectError(f"{obj}: cannot read ELF sections ({e})") from e
-    if raw is None:
-        return None
-    return DeclaredEffects.parse(raw.split(b"\0", 1)[0].decode(errors="replace"), where=str(obj))
+        text = ObjectSpec.from_path(obj).declared_effects_text
+    except AnalyzerError as e:
+        raise ObjectError(f"{obj}: {e}") from e
+    return None if text is None else DeclaredEffects.parse(text, where=str(obj))
