@@ -20,6 +20,10 @@
     Text that cannot be read as a kernel verifier log at all (as opposed to
     a log that is merely truncated, which the parser reports as incomplete).
 
+``CfgError(AnalyzerError)``
+    Control flow the verifier would refuse: a jump out of its function or
+    into the middle of an instruction, a function that falls off its end.
+
 New modules add their subclasses here so the tree stays flat and documented
 in one place. Raise them with
 ``raise XError(...) from exc`` when wrapping a lower-level exception.
@@ -27,7 +31,7 @@ in one place. Raise them with
 
 from __future__ import annotations
 
-__all__ = ["AnalyzerError", "DecodeError", "ElfError", "LogError"]
+__all__ = ["AnalyzerError", "CfgError", "DecodeError", "ElfError", "LogError"]
 
 
 class AnalyzerError(Exception):
@@ -44,3 +48,7 @@ class ElfError(AnalyzerError):
 
 class LogError(AnalyzerError):
     """Text is not a kernel verifier log."""
+
+
+class CfgError(AnalyzerError):
+    """The program's control flow is malformed (a jump out of its function, a fall-off)."""

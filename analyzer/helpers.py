@@ -24,6 +24,12 @@ source it cites:
   socket or tunnel context that an skb built by BPF_PROG_TEST_RUN does not
   have, so its answer would always be the same or its write silently lost.
 * ``writes_map``: a map write (state, not a packet effect).
+* ``writes_memory``: pointer arguments the call writes through, as
+  ``(pointer_arg, length_arg, fixed_length)``. The verifier lets such an
+  argument be a packet pointer (``check_helper_mem_access``), so
+  ``bpf_skb_load_bytes(skb, 6, data, 6)`` writes the packet.
+* ``fixed_span``: the packet bytes (from the Ethernet header start) a call
+  that takes no offset may write, when the kernel fixes them.
 
 A helper or kfunc missing from the table is unknown: ``helper_by_id`` and
 ``kfunc_by_name`` return None, and the verdict layer answers ``unknown``.
@@ -123,6 +129,8 @@ class HelperEffect:
     tail_call: bool = False
     refused_in_ovs: bool = False
     writes_map: bool = False
+    writes_memory: tuple[tuple[int, int | None, int | None], ...] = ()
+    fixed_span: tuple[int, int] | None = None
     note: str = ""
 
     @property
@@ -181,20 +189,38 @@ HELPERS: tuple[HelperEffect, ...] = (
     # perf_event_output from tc/XDP is bpf_skb_event_output / bpf_xdp_event_output:
     # it copies packet bytes out, it does not change them.
     _helper(25, "perf_event_output", f"{_FILTER}: bpf_skb_event_output"),
-    _helper(26, "skb_load_bytes", f"{_FILTER}: bpf_skb_load_bytes"),
+    _helper(26, "skb_load_bytes", f"{_FILTER}: bpf_skb_load_bytes", writes_memory=((3, 4, None),)),
     _helper(28, "csum_diff", f"{_FILTER}: bpf_csum_diff"),
-    _helper(68, "skb_load_bytes_relative", f"{_FILTER}: bpf_skb_load_bytes_relative"),
+    _helper(
+        68,
+        "skb_load_bytes_relative",
+        f"{_FILTER}: bpf_skb_load_bytes_relative",
+        writes_memory=((3, 4, None),),
+    ),
     _helper(87, "map_push_elem", "kernel/bpf/helpers.c: bpf_map_push_elem", writes_map=True),
-    _helper(88, "map_pop_elem", "kernel/bpf/helpers.c: bpf_map_pop_elem", writes_map=True),
-    _helper(89, "map_peek_elem", "kernel/bpf/helpers.c: bpf_map_peek_elem"),
+    _helper(
+        88,
+        "map_pop_elem",
+        "kernel/bpf/helpers.c: bpf_map_pop_elem",
+        writes_map=True,
+        writes_memory=((2, None, None),),
+    ),
+    _helper(
+        89,
+        "map_peek_elem",
+        "kernel/bpf/helpers.c: bpf_map_peek_elem",
+        writes_memory=((2, None, None),),
+    ),
     _helper(125, "ktime_get_boot_ns", "kernel/bpf/helpers.c: bpf_ktime_get_boot_ns"),
     _helper(130, "ringbuf_output", "kernel/bpf/ringbuf.c: bpf_ringbuf_output"),
     _helper(131, "ringbuf_reserve", "kernel/bpf/ringbuf.c: bpf_ringbuf_reserve"),
     _helper(132, "ringbuf_submit", "kernel/bpf/ringbuf.c: bpf_ringbuf_submit"),
     _helper(133, "ringbuf_discard", "kernel/bpf/ringbuf.c: bpf_ringbuf_discard"),
     _helper(160, "ktime_get_coarse_ns", "kernel/bpf/helpers.c: bpf_ktime_get_coarse_ns"),
-    _helper(189, "xdp_load_bytes", f"{_FILTER}: bpf_xdp_load_bytes"),
-    _helper(201, "dynptr_read", "kernel/bpf/helpers.c: bpf_dynptr_read"),
+    _helper(189, "xdp_load_bytes", f"{_FILTER}: bpf_xdp_load_bytes", writes_memory=((3, 4, None),)),
+    _helper(
+        201, "dynptr_read", "kernel/bpf/helpers.c: bpf_dynptr_read", writes_memory=((1, 2, None),)
+    ),
     _helper(208, "ktime_get_tai_ns", "kernel/bpf/helpers.c: bpf_ktime_get_tai_ns"),
     # --- packet bytes -----------------------------------------------------
     # flags BPF_F_RECOMPUTE_CSUM updates skb->csum, BPF_F_INVALIDATE_HASH
@@ -238,6 +264,11 @@ HELPERS: tuple[HelperEffect, ...] = (
         f"{_FILTER}: bpf_skb_ecn_set_ce",
         writes_packet_bytes=True,
         writes_fields=("ip.tos", "ip.csum", "ipv6.tc"),
+        # The network header follows the 14-byte Ethernet header: skb->protocol
+        # and the header come from eth_type_trans() (net/ethernet/eth.c), and
+        # INET_ECN_set_ce() (include/net/inet_ecn.h) acts only when the
+        # protocol is IPv4 (tos 15, csum 24-25) or IPv6 (traffic class 14-15).
+        fixed_span=(14, 25),
         note="writes the ECN bits but is not on the kernel's invalidation list",
     ),
     _helper(

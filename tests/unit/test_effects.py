@@ -1,0 +1,374 @@
+"""Effects and verdicts without a kernel: captured logs and hand-assembled programs.
+
+The fixtures in data/logs/ are real: each NAME.c was loaded into Linux 6.18
+by data/logs/capture.py, which kept the log and the instructions the kernel
+verified (NAME.insns). ``analyze_program`` gets both, exactly as
+``extframe check`` gives it a fresh load. The hand-assembled programs test
+the static analysis on shapes clang does not reliably produce.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from analyzer.effects import Analysis, KernelEvidence, analyze_program
+from analyzer.elf import ProgramSpec
+
+LOGS = Path(__file__).parent / "data" / "logs"
+
+
+@cache
+def fixture(stem: str) -> tuple[bytes, str]:
+    plain = LOGS / f"{stem}.log"
+    log = (
+        plain.read_text()
+        if plain.exists()
+        else gzip.decompress((LOGS / f"{stem}.log.gz").read_bytes()).decode()
+    )
+    return (LOGS / f"{stem}.insns").read_bytes(), log
+
+
+def analyze_fixture(stem: str, *, log: str | None = None, complete: bool = True) -> Analysis:
+    insns, real_log = fixture(stem)
+    evidence = KernelEvidence(
+        accepted=True, log=real_log if log is None else log, log_complete=complete, insns=insns
+    )
+    return analyze_program(ProgramSpec.from_bytecode(insns, stem), "tc", kernel=evidence)
+
+
+def spans(a: Analysis) -> set[tuple[int, int, int | None, str]]:
+    return {(w.insn, w.offset_min, w.offset_max, w.via) for w in a.effects.packet_writes}
+
+
+# --- captured programs with their logs ---------------------------------------------
+
+WRITES = {
+    "fixed_write": {(7, 22, 22, "store"), (8, 15, 15, "store")},
+    "spill_fill": {(9, 13, 13, "store")},
+    "subprog_call": {(14, 22, 22, "store")},
+    # ihl * 4 + 14 + 6 and + 7: ihl is 0..15 as far as the verifier knows
+    "var_offset": {(14, 21, 81, "store"), (15, 20, 80, "store")},
+    "global_func": {(15, 22, 22, "store")},
+    "helper_calls": {
+        (9, 15, 15, "store"),
+        (16, 22, 22, "skb_store_bytes"),
+        (23, 23, 23, "store"),
+    },
+    "branch_twice": {(12, 15, 19, "store")},
+    "action_dec_ttl": {(71, 22, 30, "store"), (80, 24, 33, "store"), (95, 21, 29, "store")},
+}
+
+
+@pytest.mark.parametrize("stem", sorted(WRITES))
+def test_writers_report_every_write_with_its_span(stem: str) -> None:
+    a = analyze_fixture(stem)
+    assert a.effects.verdict == "writes", a.effects.reasons
+    assert a.effects.flow_key_affected
+    assert spans(a) == WRITES[stem]
+    assert not a.effects.disagreements
+
+
+@pytest.mark.parametrize("stem", ["map_lookup", "action_port_counter", "action_port_filter"])
+def test_readers_are_proved_read_only(stem: str) -> None:
+    a = analyze_fixture(stem)
+    assert a.effects.verdict == "read_only", a.effects.reasons
+    assert not a.effects.flow_key_affected
+    assert a.effects.packet_writes == []
+    assert a.effects.kernel is not None and a.effects.kernel.log_complete
+
+
+def test_stores_seen_by_both_carry_both_evidences() -> None:
+    a = analyze_fixture("fixed_write")
+    assert {tuple(w.evidence) for w in a.effects.packet_writes} == {("static", "verifier")}
+
+
+def test_metadata_writes_are_named_and_classified() -> None:
+    a = analyze_fixture("global_func")
+    (mark,) = a.effects.metadata_writes
+    assert (mark.field, mark.classifier_visible) == ("meta.mark", True)
+    helper = analyze_fixture("helper_calls")
+    fields = {m.field for m in helper.effects.metadata_writes}
+    assert fields == {"meta.csum", "meta.hash"}  # bpf_skb_store_bytes's flags
+    assert not any(m.classifier_visible for m in helper.effects.metadata_writes)
+
+
+def test_map_uses_are_listed() -> None:
+    a = analyze_fixture("action_port_counter")
+    (use,) = a.effects.maps
+    assert use.read and use.written
+    assert use.name.startswith("map fd ")  # raw bytecode: no names
+
+
+def test_raw_kfunc_calls_are_unknown_without_their_names() -> None:
+    a = analyze_fixture("dynptr_kfunc")
+    assert a.effects.verdict == "unknown"
+    assert any("not in the effects table" in r for r in a.effects.reasons)
+
+
+# --- logs that cannot be trusted -----------------------------------------------------
+
+
+def test_truncated_log_is_unknown() -> None:
+    _, log = fixture("action_port_counter")
+    cut = "\n".join(log.splitlines()[:-6])
+    a = analyze_fixture("action_port_counter", log=cut)
+    assert a.effects.verdict == "unknown"
+    assert any("processed" in r for r in a.effects.reasons), a.effects.reasons
+
+
+def test_log_marked_incomplete_by_the_loader_is_unknown() -> None:
+    a = analyze_fixture("action_port_counter", complete=False)
+    assert a.effects.verdict == "unknown"
+    assert any("truncated" in r for r in a.effects.reasons)
+
+
+def test_log_of_another_program_is_unknown() -> None:
+    _, other = fixture("action_dec_ttl")
+    a = analyze_fixture("action_port_counter", log=other)
+    assert a.effects.verdict == "unknown"
+    assert any("cannot be used" in r for r in a.effects.reasons), a.effects.reasons
+
+
+def test_garbage_log_is_unknown() -> None:
+    a = analyze_fixture("map_lookup", log="hello\nworld\n")
+    assert a.effects.verdict == "unknown"
+
+
+def test_rejected_program_is_unknown() -> None:
+    insns, log = fixture("map_lookup")
+    evidence = KernelEvidence(accepted=False, log=log, log_complete=True, error="R1 invalid mem")
+    a = analyze_program(ProgramSpec.from_bytecode(insns), "tc", kernel=evidence)
+    assert a.effects.verdict == "unknown"
+    assert any("rejected" in r and "R1 invalid mem" in r for r in a.effects.reasons)
+
+
+def test_kernel_copy_that_differs_is_unknown() -> None:
+    insns, log = fixture("map_lookup")
+    changed = bytearray(insns)
+    changed[-16 + 1] ^= 0x01  # the dst register of the second-to-last insn
+    evidence = KernelEvidence(accepted=True, log=log, log_complete=True, insns=bytes(changed))
+    a = analyze_program(ProgramSpec.from_bytecode(insns), "tc", kernel=evidence)
+    assert a.effects.verdict == "unknown"
+    assert any("kernel's copy" in r for r in a.effects.reasons)
+
+
+def test_without_the_kernel_read_only_is_never_claimed() -> None:
+    insns, _ = fixture("map_lookup")
+    a = analyze_program(ProgramSpec.from_bytecode(insns), "tc")
+    assert a.effects.static_verdict == "read_only"
+    assert a.effects.verdict == "unknown"
+    assert a.effects.kernel is None
+
+
+def test_without_the_kernel_writes_are_still_found() -> None:
+    insns, _ = fixture("fixed_write")
+    a = analyze_program(ProgramSpec.from_bytecode(insns), "tc")
+    assert a.effects.verdict == "writes"
+    assert spans(a) == WRITES["fixed_write"]
+    assert {tuple(w.evidence) for w in a.effects.packet_writes} == {("static",)}
+
+
+# --- hand-assembled programs ---------------------------------------------------------
+
+
+def op(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", code, src << 4 | dst, off, imm)
+
+
+def ld_imm64(dst: int, value: int, src: int = 0) -> bytes:
+    return op(0x18, dst, src, 0, value & 0xFFFFFFFF) + op(0, 0, 0, 0, value >> 32)
+
+
+EXIT = op(0x95)
+RET0 = op(0xB7, 0, imm=0) + EXIT
+# r2 = skb->data; r3 = skb->data_end; r4 = r2 + 64; if r4 > r3 goto +N (the tail)
+PROLOGUE = op(0x61, 2, 1, 76) + op(0x61, 3, 1, 80) + op(0xBF, 4, 2) + op(0x07, 4, imm=64)
+
+
+def guarded(body: bytes) -> bytes:
+    """PROLOGUE, a bounds check that skips ``body`` when 64 bytes are not there, RET0."""
+    skip = len(body) // 8
+    return PROLOGUE + op(0x2D, 4, 3, skip) + body + RET0
+
+
+def static(code: bytes) -> Analysis:
+    return analyze_program(ProgramSpec.from_bytecode(code, "hand"), "tc")
+
+
+def test_direct_store_at_fixed_offset() -> None:
+    a = static(guarded(op(0x72, 2, 0, 22, 1)))  # *(u8 *)(r2 +22) = 1
+    assert spans(a) == {(5, 22, 22, "store")}
+
+
+def test_store_through_a_spilled_and_filled_pointer() -> None:
+    body = op(0x7B, 10, 2, -16) + op(0x79, 5, 10, -16) + op(0x6A, 5, 0, 6, 7)
+    a = static(guarded(body))  # spill r2, fill r5, *(u16 *)(r5 +6) = 7
+    assert spans(a) == {(7, 6, 7, "store")}
+
+
+def test_narrow_overwrite_of_a_spill_leaves_a_number() -> None:
+    # As the verifier does (check_stack_write_fixed_off: scrub_spilled_slot),
+    # a spilled pointer overwritten in part is a number; a store through it
+    # is refused by the kernel, so it is no packet write.
+    body = (
+        op(0x7B, 10, 2, -8)
+        + op(0x62, 10, 0, -8, 0)  # *(u32 *)(r10 -8) = 0
+        + op(0x79, 5, 10, -8)
+        + op(0x72, 5, 0, 1, 0)
+    )
+    a = static(guarded(body))
+    assert a.effects.static_verdict == "read_only"
+
+
+def test_variable_offset_from_a_masked_header_byte() -> None:
+    body = (
+        op(0x71, 5, 2, 14)  # r5 = ihl byte
+        + op(0x57, 5, imm=0x0F)  # r5 &= 15
+        + op(0x67, 5, imm=2)  # r5 <<= 2
+        + op(0x0F, 2, 5)  # r2 += r5
+        + op(0x72, 2, 0, 14, 0)  # *(u8 *)(r2 +14) = 0
+    )
+    a = static(guarded(body))
+    assert spans(a) == {(9, 14, 74, "store")}
+
+
+def test_branch_bounds_a_variable_offset() -> None:
+    body = (
+        op(0x71, 5, 2, 14)  # r5 = byte 14, 0..255
+        + op(0x25, 5, 0, 2, 10)  # if r5 > 10 goto +2
+        + op(0x0F, 2, 5)
+        + op(0x72, 2, 0, 20, 0)
+    )
+    a = static(guarded(body))
+    assert spans(a) == {(8, 20, 30, "store")}
+
+
+def test_branch_on_a_copy_bounds_the_original() -> None:
+    body = (
+        op(0x71, 5, 2, 14)
+        + op(0xBF, 6, 5)  # r6 = r5 (linked)
+        + op(0x25, 6, 0, 2, 3)  # if r6 > 3 goto +2
+        + op(0x0F, 2, 5)  # r2 += r5: bounded through r6's check
+        + op(0x72, 2, 0, 20, 0)
+    )
+    a = static(guarded(body))
+    assert spans(a) == {(9, 20, 23, "store")}
+
+
+def test_write_inside_a_bpf_to_bpf_call() -> None:
+    # main: bounds check, r1 = r2 + 14, call sub, return 0; sub: *(u8 *)(r1 +8) = 1
+    main = guarded(op(0xBF, 1, 2) + op(0x07, 1, imm=14) + op(0x85, 0, 1, 0, 2))
+    sub = op(0x72, 1, 0, 8, 1) + RET0
+    a = static(main + sub)
+    assert spans(a) == {(len(main) // 8, 22, 22, "store")}
+
+
+def test_write_into_the_callers_stack_reaches_the_caller() -> None:
+    # The callee spills a packet pointer into its caller's stack; the
+    # caller fills it back and writes through it.
+    main = guarded(
+        op(0xBF, 1, 10)
+        + op(0x07, 1, imm=-8)  # r1 = fp - 8
+        + op(0x7B, 10, 2, -16)  # keep data at fp-16
+        + op(0x79, 2, 10, -16)
+        + op(0xBF, 6, 1)  # r6 = fp - 8
+        + op(0x85, 0, 1, 0, 0)  # call sub (patched below)
+        + op(0x79, 5, 6, 0)  # r5 = *(u64 *)(fp - 8): the pointer the callee left
+        + op(0x72, 5, 0, 3, 9)
+    )
+    sub_start = len(main) // 8
+    call_at = 5 + 5
+    code = bytearray(main)
+    code[call_at * 8 : call_at * 8 + 8] = op(0x85, 0, 1, 0, sub_start - call_at - 1)
+    # sub(r1 = fp-8 of the caller, r2 = data): *(u64 *)(r1 +0) = r2
+    sub = op(0x7B, 1, 2, 0) + RET0
+    a = static(bytes(code) + sub)
+    assert (call_at + 2, 3, 3, "store") in spans(a)
+
+
+def test_callback_arguments_are_unknown() -> None:
+    # r2 = &callback; call bpf_loop(4, cb, 0, 0) is helper 181, not in the
+    # table (unknown); the callback stores through its second argument.
+    main = op(0xB7, 1, imm=4) + ld_imm64(2, 3, src=4) + op(0xB7, 3) + op(0xB7, 4)
+    main += op(0x85, 0, 0, 0, 181) + RET0
+    cb = op(0x72, 2, 0, 0, 1) + RET0
+    code = bytearray(main + cb)
+    code[1 * 8 + 4 : 1 * 8 + 8] = struct.pack("<i", len(main) // 8 - 2)
+    a = static(bytes(code))
+    assert a.effects.verdict == "unknown"
+    text = " ".join(a.effects.reasons)
+    assert "cannot follow" in text and "helper#181" in text
+
+
+def test_reserved_opcode_is_unknown() -> None:
+    a = static(op(0xB7, 0) + op(0xFF) + EXIT)
+    assert a.effects.verdict == "unknown"
+    assert any("unknown instruction" in r for r in a.effects.reasons)
+
+
+def test_tail_call_is_unknown() -> None:
+    code = ld_imm64(2, 7, src=1) + op(0xB7, 3, imm=0) + op(0x85, 0, 0, 0, 12) + RET0
+    a = static(code)
+    assert a.effects.verdict == "unknown"
+    assert a.effects.tail_calls == [3]
+
+
+def test_skb_load_bytes_into_the_packet_is_a_write() -> None:
+    # bpf_skb_load_bytes(skb, 6, data, 6): R1 must stay the context.
+    body = op(0xBF, 3, 2) + op(0xB7, 2, imm=6) + op(0xB7, 4, imm=6) + op(0x85, 0, 0, 0, 26)
+    code = op(0xBF, 6, 1) + guarded(body)
+    a = static(code)
+    assert (9, 0, 5, "skb_load_bytes") in spans(a)
+
+
+def test_skb_load_bytes_onto_the_stack_is_not() -> None:
+    body = (
+        op(0xBF, 3, 10)
+        + op(0x07, 3, imm=-16)
+        + op(0xB7, 2, imm=0)
+        + op(0xB7, 4, imm=14)
+        + op(0x85, 0, 0, 0, 26)
+    )
+    a = static(op(0xBF, 6, 1) + guarded(body))
+    assert a.effects.static_verdict == "read_only"
+
+
+def test_context_stores_are_metadata_writes() -> None:
+    code = op(0x62, 1, 0, 8, 42) + op(0x62, 1, 0, 52, 1) + RET0  # mark, cb[1]
+    a = static(code)
+    assert {(m.field, m.classifier_visible) for m in a.effects.metadata_writes} == {
+        ("meta.mark", True),
+        ("meta.cb", False),
+    }
+    assert a.effects.flow_key_affected
+
+
+def test_only_invisible_metadata_leaves_the_flow_key_alone() -> None:
+    a = static(op(0x62, 1, 0, 56, 3) + RET0)  # cb[2] = 3
+    assert a.effects.verdict == "writes"
+    assert not a.effects.flow_key_affected
+
+
+def test_loops_are_widened_and_end() -> None:
+    # r5 = 0; loop: r5 += 1; if r5 < 1000 goto loop; r2 += r5 (0..unbounded); store
+    body = (
+        op(0xB7, 5, imm=0)
+        + op(0x07, 5, imm=1)
+        + op(0xA5, 5, 0, -2, 1000)
+        + op(0x0F, 2, 5)
+        + op(0x72, 2, 0, 0, 0)
+    )
+    a = static(guarded(body))
+    ((_, lo, hi, _),) = spans(a)
+    assert lo <= 1000 and (hi is None or hi >= 1000)
+
+
+def test_jump_out_of_the_program_is_unknown() -> None:
+    a = static(op(0x05, off=5) + RET0)
+    assert a.effects.verdict == "unknown"
+    assert any("control flow" in r for r in a.effects.reasons)
