@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from extframe import __version__, bpffs
+from extframe import check as checks
 from extframe import packet as packets
 from extframe.build import BuildOptions, build
 from extframe.errors import BuildError, ExtframeError, VerifierError
@@ -37,6 +38,13 @@ exit status:
   1  an action did not do what its vectors say (vectors, demo)
   2  usage, input, build or environment error
   3  the kernel verifier rejected a program
+"""
+
+CHECK_EXIT_CODES = """\
+exit status:
+  0  every program was analysed (whatever its verdict)
+  2  usage, input, build or environment error
+  3  the kernel verifier rejected a program (its verdict is unknown)
 """
 
 
@@ -287,6 +295,45 @@ def text_vectors(r: Result) -> str:
     return "\n".join(lines)
 
 
+def cmd_check(args: argparse.Namespace) -> Result:
+    programs: list[Result] = []
+    rejected: list[str] = []
+    for path in (Path(p) for p in args.paths):
+        checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel)
+        for a in checked.analyses:
+            programs.append(a.effects.model_dump(mode="json") | {"object": str(path)})
+        if checked.rejected is not None:
+            s = checked.rejected.summary
+            where = f" ({s.source_file}:{s.source_line})" if s.source_line else ""
+            rejected.append(f"{path}: {checked.rejected.program}: {s.reason}{where}")
+    return {"programs": programs, "rejected": rejected, "json": programs}
+
+
+def text_check(r: Result) -> str:
+    return "\n\n".join(checks.text_effects(e) for e in r["programs"])
+
+
+def cmd_explain(args: argparse.Namespace) -> Result:
+    path = Path(args.action)
+    checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel)
+    names = [a.program.name for a in checked.analyses]
+    chosen = args.program or names[0]
+    if chosen not in names:
+        raise ExtframeError(f"{path}: no program {chosen!r} (programs: {', '.join(names)})")
+    a = next(a for a in checked.analyses if a.program.name == chosen)
+    effects = a.effects.model_dump(mode="json") | {"object": str(path)}
+    rows = checks.listing(a)
+    rejected = []
+    if checked.rejected is not None:
+        rejected.append(f"{path}: {checked.rejected.program}: {checked.rejected.summary.reason}")
+    return {"effects": effects, "listing": rows, "rejected": rejected}
+
+
+def text_explain(r: Result) -> str:
+    head = checks.text_effects(r["effects"])
+    return checks.text_listing(r["effects"]["program"], r["listing"], head + "\n")
+
+
 def _relative(path: Path) -> Path:
     """``path`` relative to the working folder when it lies below it."""
     try:
@@ -382,6 +429,8 @@ COMMANDS: dict[str, Command] = {
     "run": (cmd_run, text_run),
     "vectors": (cmd_vectors, text_vectors),
     "demo": (cmd_demo, text_demo),
+    "check": (cmd_check, text_check),
+    "explain": (cmd_explain, text_explain),
 }
 
 
@@ -500,6 +549,52 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser(
+        "check",
+        formatter_class=fmt,
+        help="prove what actions may change (verdict, write set, evidence)",
+        description="Analyse every program of each action: load it with the kernel verifier "
+        "(level-2 log), follow every path statically, and combine both into a verdict:\n"
+        "  read_only  proven to change no packet byte, length or metadata\n"
+        "  writes     the write set: packet byte spans (offsets from the Ethernet header)\n"
+        "             with the header fields they hit, metadata, length changes\n"
+        "  unknown    the proof could not be completed; the reasons say why\n"
+        "Each effect names its instruction and C line. flow_key_affected says whether OVS\n"
+        "must re-classify the packet after the action. Nothing stays loaded.",
+        epilog="examples:\n"
+        "  extframe check actions/*.c\n"
+        "  extframe check build/filter.o --type tc --json\n"
+        "  extframe check actions/dec_ttl.c --no-kernel   # static analysis only\n\n"
+        "--json prints an array, one object per program, with the keys object, program,\n"
+        "section, type, verdict, flow_key_affected, reasons, packet_writes (insn,\n"
+        "offset_min, offset_max, size, fields, source), metadata_writes, length_changes,\n"
+        "helpers, maps, disagreements, static_verdict, kernel.\n\n" + CHECK_EXIT_CODES,
+    )
+    p.add_argument("paths", nargs="+", metavar="ACTION.c|ACTION.o")
+    p.add_argument(
+        "--no-kernel",
+        action="store_true",
+        help="static analysis only: no load, so never read_only",
+    )
+    _common(p)
+
+    p = sub.add_parser(
+        "explain",
+        formatter_class=fmt,
+        help="annotated listing: source, instructions, verifier types, effects",
+        description="Print the program instruction by instruction: the C source line, the "
+        "instruction, the register types the verifier saw for its operands after it ran "
+        "(on every explored path), and the effect the analyzer attributes to it.",
+        epilog="examples:\n"
+        "  extframe explain actions/dec_ttl.c\n"
+        "  extframe explain tests/kernel/progs/two_progs.c --program mark_second\n\n"
+        + CHECK_EXIT_CODES,
+    )
+    p.add_argument("action", metavar="ACTION.c|ACTION.o")
+    p.add_argument("--program", help="which program of the object (default: the first)")
+    p.add_argument("--no-kernel", action="store_true", help="static analysis only")
+    _common(p)
+
+    p = sub.add_parser(
         "demo",
         formatter_class=fmt,
         help="the whole pipeline on the bundled actions",
@@ -528,11 +623,20 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(ExtframeError(f"{where}{what}"), args)
     except MemoryError:
         return _fail(ExtframeError("out of memory: is a packet or file far too large?"), args)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(render(result))
+    try:
+        if args.json:
+            json.dump(result.get("json", result), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            print(render(result))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (head, less) went away: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for line in result.get("rejected", ()):
+        sys.stderr.write(f"extframe: verifier rejected {line}\n")
+    if result.get("rejected"):
+        return VerifierError.exit_code
     return 1 if result.get("failed") else 0
 
 

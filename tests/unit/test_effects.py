@@ -15,9 +15,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analyzer.effects import Analysis, KernelEvidence, analyze_program
 from analyzer.elf import ProgramSpec
+from analyzer.errors import AnalyzerError
 
 LOGS = Path(__file__).parent / "data" / "logs"
 
@@ -372,3 +375,35 @@ def test_jump_out_of_the_program_is_unknown() -> None:
     a = static(op(0x05, off=5) + RET0)
     assert a.effects.verdict == "unknown"
     assert any("control flow" in r for r in a.effects.reasons)
+
+
+# --- anything in, a verdict or the analyzer's own error out -----------------------------
+
+
+# Opcodes that make programs the analysis has to follow: loads, stores,
+# ALU, jumps, calls, exits, ld_imm64.
+_OPCODES = [0x07, 0x0F, 0x15, 0x18, 0x25, 0x2D, 0x57, 0x61, 0x62, 0x67, 0x71, 0x72, 0x79]
+_OPCODES += [0x7B, 0x85, 0x95, 0xA5, 0xB7, 0xBF, 0xC3, 0xDB, 0x05, 0x06, 0x16, 0xD4, 0xDC]
+_slot = st.tuples(
+    st.sampled_from(_OPCODES) | st.integers(0, 255),
+    st.integers(0, 11),
+    st.integers(0, 11),
+    st.integers(-8, 8) | st.sampled_from([76, 80, 140, -8, -16]),
+    st.integers(-4, 64) | st.integers(-(2**31), 2**31 - 1),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_slot, min_size=1, max_size=40))
+def test_any_bytecode_gets_a_verdict_or_a_clean_error(
+    slots: list[tuple[int, int, int, int, int]],
+) -> None:
+    code = b"".join(op(c, d & 15, s & 15, o, i) for c, d, s, o, i in slots)
+    try:
+        spec = ProgramSpec.from_bytecode(code, "random")
+    except AnalyzerError:
+        return
+    a = analyze_program(spec, "tc")
+    assert a.effects.verdict in ("writes", "unknown")  # never read_only without a kernel
+    if a.effects.verdict == "writes":
+        assert a.effects.packet_writes or a.effects.metadata_writes or a.effects.length_changes

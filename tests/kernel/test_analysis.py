@@ -1,0 +1,291 @@
+"""The analyzer on real programs loaded into the real kernel, and its dynamic oracle.
+
+tests/kernel/progs/effects/ holds one small program per way to write a
+packet and read-only programs that look suspicious. Each is checked through
+``extframe.check.check_file`` (build, load with a level-2 log, static
+analysis, combination) against the table below. The oracle then runs every
+crafted program and every action of actions/ on generated packets with
+BPF_PROG_TEST_RUN: no byte outside the reported write set may change, and a
+``read_only`` program may change no byte and no metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from analyzer.effects import ProgramEffects
+from extframe.build import build
+from extframe.check import check_file
+from extframe.loader import load_object
+from extframe.testrun import RunInput, run
+from tests.conftest import ACTIONS, ROOT, cli
+from tests.packets import generate, write_offsets
+
+pytestmark = pytest.mark.kernel
+EFFECTS = ROOT / "tests" / "kernel" / "progs" / "effects"
+PROGS = ROOT / "tests" / "kernel" / "progs"
+
+
+@dataclass(frozen=True)
+class Expect:
+    verdict: str
+    writes: set[tuple[int, int | None, str]] = field(default_factory=set)  # (min, max, via)
+    metadata: set[str] = field(default_factory=set)
+    length: set[str] = field(default_factory=set)
+    flow_key: bool = True
+
+
+TABLE: dict[str, Expect] = {
+    # direct stores
+    "store_fixed": Expect("writes", {(22, 22, "store")}),
+    "store_variable": Expect("writes", {(34, 74, "store")}),  # 14 + ihl * 4
+    "memcpy_mac": Expect("writes", {(i, i, "store") for i in range(12)}),
+    "spill_fill": Expect("writes", {(1, 1, "store")}),
+    "subprog_write": Expect("writes", {(15, 15, "store")}),
+    "global_write": Expect("writes", {(12, 12, "store")}),
+    "rare_branch": Expect("writes", {(22, 22, "store")}),
+    "xdp_store": Expect("writes", {(0, 0, "store"), (1, 1, "store")}),
+    # helpers that write bytes
+    "helper_store_bytes": Expect("writes", {(0, 5, "skb_store_bytes")}, {"meta.csum", "meta.hash"}),
+    "helper_l3_csum": Expect("writes", {(24, 25, "l3_csum_replace")}),
+    "helper_l4_csum": Expect("writes", {(50, 51, "l4_csum_replace")}, {"meta.csum"}),
+    "ecn_set_ce": Expect("writes", {(14, 25, "skb_ecn_set_ce")}),
+    # length and layout
+    "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
+    "vlan_push": Expect(
+        "writes", metadata={"meta.vlan", "meta.protocol"}, length={"bpf_skb_vlan_push"}
+    ),
+    "vlan_push_twice": Expect(
+        "writes", metadata={"meta.vlan", "meta.protocol"}, length={"bpf_skb_vlan_push"}
+    ),
+    # metadata
+    "meta_mark_priority": Expect("writes", metadata={"meta.mark", "meta.priority"}),
+    "meta_cb": Expect("writes", metadata={"meta.cb"}, flow_key=False),
+    # read-only, though they look like writers
+    "ro_stack_copy": Expect("read_only", flow_key=False),
+    "ro_map_value": Expect("read_only", flow_key=False),
+    "ro_load_bytes": Expect("read_only", flow_key=False),
+    "ro_csum_diff": Expect("read_only", flow_key=False),
+    "ro_map_update_by_header": Expect("read_only", flow_key=False),
+    "ro_spill_pointer": Expect("read_only", flow_key=False),
+    "ro_subprog_reads": Expect("read_only", flow_key=False),
+}
+CRAFTED = sorted(EFFECTS.glob("*.c"))
+ACTION_SOURCES = sorted(ACTIONS.glob("*.c"))
+
+
+def test_the_table_covers_every_crafted_program() -> None:
+    assert {p.stem for p in CRAFTED} == set(TABLE)
+
+
+@pytest.fixture(scope="module")
+def checked() -> dict[str, ProgramEffects]:
+    out: dict[str, ProgramEffects] = {}
+    for src in [*CRAFTED, *ACTION_SOURCES]:
+        result = check_file(src)
+        assert result.rejected is None, src
+        (analysis,) = result.analyses
+        out[src.stem] = analysis.effects
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_verdict_and_write_set(name: str, checked: dict[str, ProgramEffects]) -> None:
+    e, want = checked[name], TABLE[name]
+    assert e.verdict == want.verdict, e.reasons
+    assert {(w.offset_min, w.offset_max, w.via) for w in e.packet_writes} == want.writes
+    assert {m.field for m in e.metadata_writes} == want.metadata
+    assert {c.helper for c in e.length_changes} == want.length
+    assert e.flow_key_affected is want.flow_key
+    assert e.disagreements == []
+    assert e.kernel is not None and e.kernel.accepted and e.kernel.log_complete
+
+
+@pytest.mark.parametrize("name", sorted(n for n, x in TABLE.items() if x.writes))
+def test_every_write_names_its_c_line(name: str, checked: dict[str, ProgramEffects]) -> None:
+    for w in checked[name].packet_writes:
+        assert w.source is not None and w.source.split(":")[0] in (f"{name}.c", "extframe.h")
+        assert w.fields, w
+
+
+def test_direct_stores_are_seen_by_both_witnesses(checked: dict[str, ProgramEffects]) -> None:
+    for name in TABLE:
+        for w in checked[name].packet_writes:
+            if w.via == "store":
+                assert w.evidence == ["static", "verifier"], (name, w)
+
+
+def test_fields_follow_the_checks_the_program_made(checked: dict[str, ProgramEffects]) -> None:
+    # store_fixed compares the ethertype with 0x0800 before writing byte 22.
+    (w,) = checked["store_fixed"].packet_writes
+    assert w.fields == ["ip.ttl"]
+    (csum,) = checked["helper_l4_csum"].packet_writes
+    assert "tcp.csum" in csum.fields
+
+
+def test_bundled_actions(checked: dict[str, ProgramEffects]) -> None:
+    assert checked["port_counter"].verdict == "read_only"
+    assert checked["port_filter"].verdict == "read_only"
+    dec = checked["dec_ttl"]
+    assert dec.verdict == "writes" and dec.flow_key_affected
+    # ttl (and hop_limit) plus the IPv4 checksum, after 0-2 VLAN tags
+    assert {(w.offset_min, w.offset_max) for w in dec.packet_writes} == {
+        (22, 30),
+        (24, 33),
+        (21, 29),
+    }
+
+
+# --- the dynamic oracle -----------------------------------------------------------------
+
+FRAMES = generate(20261121, 300)
+
+
+@pytest.mark.parametrize("src", [*CRAFTED, *ACTION_SOURCES], ids=lambda p: p.stem)
+def test_no_byte_outside_the_write_set_ever_changes(
+    src: Path, checked: dict[str, ProgramEffects], build_dir: Path
+) -> None:
+    effects = checked[src.stem]
+    allowed: set[int] = set()
+    unbounded_from: int | None = None
+    for w in effects.packet_writes:
+        if w.offset_max is None:
+            lo = w.offset_min
+            unbounded_from = lo if unbounded_from is None else min(unbounded_from, lo)
+        else:
+            allowed |= set(range(w.offset_min, w.offset_max + 1))
+    visible_meta = {m.field for m in effects.metadata_writes}
+    changed_frames = 0
+    obj_path = build(src, build_dir / f"oracle_{src.stem}.o")
+    with load_object(obj_path) as obj:
+        prog = obj.program()
+        xdp = prog.type_name == "xdp"  # no metadata goes in or comes out
+        mark, priority = (0, 0) if xdp else (5, 9)
+        for frame in FRAMES:
+            for arg in (0,) if xdp else (0, 7):
+                inp = RunInput(
+                    packet=frame, in_port=0 if xdp else 1, arg=arg, mark=mark, priority=priority
+                )
+                out = run(prog, inp)
+                moved = write_offsets(frame, out.packet)
+                if moved or (out.mark, out.priority) != (mark, priority):
+                    changed_frames += 1
+                if effects.verdict == "read_only":
+                    assert not moved and (out.mark, out.priority) == (mark, priority), frame.hex()
+                    continue
+                if len(out.packet) != len(frame):
+                    assert effects.length_changes, frame.hex()
+                    continue
+                outside = {
+                    o
+                    for o in moved
+                    if o not in allowed and (unbounded_from is None or o < unbounded_from)
+                }
+                assert not outside, (sorted(outside), frame.hex())
+                if out.mark != mark:
+                    assert "meta.mark" in visible_meta
+                if out.priority != priority:
+                    assert "meta.priority" in visible_meta
+    if effects.packet_writes or {"meta.mark", "meta.priority"} & visible_meta:
+        # The oracle saw the writer write: the packets exercise the write.
+        assert changed_frames > 0, f"{src.stem} never changed any generated packet"
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def test_check_json_is_an_array_with_the_stable_keys() -> None:
+    r = cli("check", "--json", "actions/port_counter.c", str(EFFECTS / "store_fixed.c"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [o["program"] for o in out] == ["port_counter", "store_fixed"]
+    keys = {
+        "object", "program", "section", "type", "verdict", "flow_key_affected", "reasons",
+        "packet_writes", "metadata_writes", "length_changes", "helpers", "maps",
+    }  # fmt: skip
+    assert all(keys <= o.keys() for o in out)
+    (write,) = out[1]["packet_writes"]
+    assert {"insn", "offset_min", "offset_max", "size", "fields", "source"} <= write.keys()
+    assert (write["offset_min"], write["offset_max"], write["size"]) == (22, 22, 1)
+    assert out[0]["verdict"] == "read_only"
+
+
+def test_check_text_names_verdict_and_line() -> None:
+    r = cli("check", str(EFFECTS / "store_fixed.c"))
+    assert r.returncode == 0, r.stderr
+    assert "store_fixed (tc): writes; flow key affected" in r.stdout
+    assert "store_fixed.c:" in r.stdout and "22 (ip.ttl)" in r.stdout
+
+
+def test_check_without_the_kernel_never_says_read_only() -> None:
+    r = cli("check", "--json", "--no-kernel", str(EFFECTS / "ro_stack_copy.c"))
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    assert (out["verdict"], out["static_verdict"], out["kernel"]) == ("unknown", "read_only", None)
+
+
+def test_check_of_a_rejected_program_reports_unknown_and_exits_3() -> None:
+    r = cli("check", "--json", str(PROGS / "reject_pkt.c"), "actions/port_counter.c")
+    assert r.returncode == 3
+    rejected, ok = json.loads(r.stdout)
+    assert rejected["verdict"] == "unknown"
+    assert any("rejected" in x and "reject_pkt.c:10" in x for x in rejected["reasons"])
+    assert ok["verdict"] == "read_only"
+    assert "reject_pkt.c:10" in r.stderr
+
+
+def test_check_of_an_object_built_elsewhere(build_dir: Path) -> None:
+    obj = build(EFFECTS / "spill_fill.c", build_dir / "elsewhere.o")
+    r = cli("check", "--json", str(obj))
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    assert out["object"] == str(obj) and out["verdict"] == "writes"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (b"\x7fELF" + bytes(60), "ELF"),
+        (bytes(range(256)) * 4, "not an ELF"),
+    ],
+)
+def test_check_refuses_bad_objects_in_one_line(tmp_path: Path, content: bytes, words: str) -> None:
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(content)
+    r = cli("check", str(bad))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("extframe: error:"), r.stderr
+
+
+def test_check_refuses_a_truncated_object(tmp_path: Path, build_dir: Path) -> None:
+    obj = build(EFFECTS / "store_fixed.c", build_dir / "whole.o")
+    cut = tmp_path / "cut.o"
+    cut.write_bytes(obj.read_bytes()[:700])
+    r = cli("check", str(cut))
+    assert r.returncode == 2 and r.stderr.startswith("extframe: error:"), r.stderr
+
+
+def test_explain_shows_source_types_and_effects() -> None:
+    r = cli("explain", str(EFFECTS / "store_fixed.c"))
+    assert r.returncode == 0, r.stderr
+    assert "@ store_fixed.c:" in r.stdout  # the C line
+    assert "=pkt(" in r.stdout  # the verifier's type of the base register
+    assert "^ writes packet bytes 22 (ip.ttl)" in r.stdout
+
+
+def test_explain_json_and_program_choice() -> None:
+    r = cli("explain", "--json", str(PROGS / "two_progs.c"), "--program", "mark_second")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["effects"]["program"] == "mark_second"
+    marked = [row for row in out["listing"] if row["effects"]]
+    assert [row["effects"] for row in marked] == [["writes meta.mark"]]
+    assert marked[0]["verifier_types"] and marked[0]["source"].startswith("two_progs.c:")
+    r = cli("explain", str(PROGS / "two_progs.c"), "--program", "nope")
+    assert r.returncode == 2 and "no program 'nope'" in r.stderr
