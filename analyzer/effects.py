@@ -553,13 +553,19 @@ class _Verdict:
             if index in spans:
                 continue
             if index in seen:
+                memory = all(raw.startswith("mem") for raw in seen[index])
                 self.disagreements.append(
                     Disagreement(
                         insn=index,
                         static=f"packet pointer, bytes {_span(write.offset_min, write.offset_max)}",
                         verifier="not a packet pointer on any explored path: "
                         + ", ".join(sorted(set(seen[index]))[:4]),
-                        resolution="kept as a packet write",
+                        resolution=(
+                            "kept as a packet write (the verifier types dynptr slices and "
+                            "global functions' pointer arguments as plain memory)"
+                            if memory
+                            else "kept as a packet write"
+                        ),
                     )
                 )
 

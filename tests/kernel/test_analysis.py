@@ -37,6 +37,9 @@ class Expect:
     metadata: set[str] = field(default_factory=set)
     length: set[str] = field(default_factory=set)
     flow_key: bool = True
+    # Instructions where the verifier's types cannot show a packet write
+    # that the static analysis sees (dynptr slices are "mem" to the verifier).
+    disagree: set[int] = field(default_factory=set)
 
 
 TABLE: dict[str, Expect] = {
@@ -54,6 +57,10 @@ TABLE: dict[str, Expect] = {
     "helper_l3_csum": Expect("writes", {(24, 25, "l3_csum_replace")}),
     "helper_l4_csum": Expect("writes", {(50, 51, "l4_csum_replace")}, {"meta.csum"}),
     "ecn_set_ce": Expect("writes", {(14, 25, "skb_ecn_set_ce")}),
+    "xdp_store_bytes": Expect("writes", {(6, 7, "xdp_store_bytes")}),
+    "dynptr_slice_write": Expect(
+        "writes", {(20, 23, "bpf_dynptr_slice_rdwr"), (22, 22, "store")}, disagree={14}
+    ),
     # length and layout
     "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
     "vlan_push": Expect(
@@ -101,7 +108,7 @@ def test_verdict_and_write_set(name: str, checked: dict[str, ProgramEffects]) ->
     assert {m.field for m in e.metadata_writes} == want.metadata
     assert {c.helper for c in e.length_changes} == want.length
     assert e.flow_key_affected is want.flow_key
-    assert e.disagreements == []
+    assert {d.insn for d in e.disagreements} == want.disagree
     assert e.kernel is not None and e.kernel.accepted and e.kernel.log_complete
 
 
@@ -113,9 +120,9 @@ def test_every_write_names_its_c_line(name: str, checked: dict[str, ProgramEffec
 
 
 def test_direct_stores_are_seen_by_both_witnesses(checked: dict[str, ProgramEffects]) -> None:
-    for name in TABLE:
+    for name, want in TABLE.items():
         for w in checked[name].packet_writes:
-            if w.via == "store":
+            if w.via == "store" and w.insn not in want.disagree:
                 assert w.evidence == ["static", "verifier"], (name, w)
 
 
