@@ -139,7 +139,15 @@ def summarize(log: str) -> LogSummary:
     tail = [ln for ln in lines[last_insn_at + 1 :] if not _TRAILER.match(ln)]
     # Register-state dumps ("R1=ctx() R10=fp0") and source lines are context,
     # not the reason.
-    reasons = [ln for ln in tail if not ln.startswith(";") and not re.match(r"^\d+: R\d", ln)]
+    # "func#0 @0" (the subprogram list of check_subprogs) precedes errors
+    # found before the first instruction.
+    reasons = [
+        ln
+        for ln in tail
+        if not ln.startswith(";")
+        and not re.match(r"^\d+: R\d", ln)
+        and not _FUNC_START.match(ln)
+    ]
     if not reasons:
         reason = lines[-1] if lines else "empty verifier log"
     elif len(reasons) >= 2 and len(reasons[0]) < 40:

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from analyzer.effects import Analysis, KernelEvidence, analyze_program
-from analyzer.elf import ObjectSpec
-from analyzer.errors import ElfError
+from analyzer.elf import ObjectSpec, ProgramSpec
+from analyzer.errors import AnalyzerError, ElfError
+from analyzer.verifier_log import summarize
+from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
 from extframe.build import build
 from extframe.errors import ExtframeError, ObjectError, VerifierError
 from extframe.loader import PROG_TYPES, LoadOptions, check_elf, load_object
@@ -56,15 +58,20 @@ def _static_type(section: str, forced: str | None, path: Path) -> str:
     return kind
 
 
-def check_file(path: Path, *, prog_type: str | None = None, kernel: bool = True) -> Checked:
+def check_file(
+    path: Path, *, prog_type: str | None = None, kernel: bool = True, raw: bool = False
+) -> Checked:
     """Analyse every program of ``path`` (a ``.c`` is built first).
 
     With ``kernel`` the object is loaded (and released again) so that the
     verifier's verdict and log are part of the evidence; without, the
-    answer is the static analysis alone.
+    answer is the static analysis alone. ``raw``: the file is bare
+    bytecode (8-byte instructions, no ELF), one program of ``prog_type``.
     """
     if prog_type is not None and prog_type not in PROG_TYPES:
         raise ExtframeError(f"unknown program type {prog_type!r}: use tc or xdp")
+    if raw:
+        return _check_raw(path, prog_type, kernel)
     with _object(path) as obj:
         try:
             data = obj.read_bytes()
@@ -114,6 +121,42 @@ def check_file(path: Path, *, prog_type: str | None = None, kernel: bool = True)
                 )
                 analyses.append(_analyse(spec, p.name, lp.type_name, evidence))
             return Checked(path, analyses)
+
+
+def _check_raw(path: Path, prog_type: str | None, kernel: bool) -> Checked:
+    """Bare bytecode: less evidence (no names, no lines), loaded with the raw syscall."""
+    if prog_type is None:
+        raise ExtframeError(f"{path}: raw bytecode has no section name: pass --type tc or xdp")
+    try:
+        code = path.read_bytes()
+    except FileNotFoundError:
+        raise ObjectError(f"{path}: no such file") from None
+    try:
+        program = ProgramSpec.from_bytecode(code, name=path.stem)
+    except AnalyzerError as exc:
+        raise ObjectError(f"{path}: not eBPF bytecode: {exc}") from None
+    if not program.insns:
+        raise ObjectError(f"{path}: empty: no instructions")
+    kind: Literal["tc", "xdp"] = "tc" if prog_type == "tc" else "xdp"
+    evidence: KernelEvidence | None = None
+    rejection: VerifierError | None = None
+    if kernel:
+        options = RawLoadOptions(prog_type=PROG_TYPES[prog_type], name=path.stem[:15] or "raw")
+        loaded = prog_load_whole_log(code, options)
+        try:
+            evidence = KernelEvidence(
+                accepted=loaded.fd is not None,
+                log=loaded.log,
+                log_complete=loaded.log_complete,
+                insns=code,
+                error=None if loaded.fd is not None else summarize(loaded.log).reason,
+            )
+        finally:
+            loaded.close()
+        if loaded.fd is None:
+            rejection = VerifierError(program.name, loaded.log, summarize(loaded.log))
+    a = analyze_program(program, kind, object_name=str(path), kernel=evidence)
+    return Checked(path, [a], rejection)
 
 
 def _analyse(

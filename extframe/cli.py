@@ -299,7 +299,9 @@ def cmd_check(args: argparse.Namespace) -> Result:
     programs: list[Result] = []
     rejected: list[str] = []
     for path in (Path(p) for p in args.paths):
-        checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel)
+        checked = checks.check_file(
+            path, prog_type=args.type, kernel=not args.no_kernel, raw=args.raw
+        )
         for a in checked.analyses:
             programs.append(a.effects.model_dump(mode="json") | {"object": str(path)})
         if checked.rejected is not None:
@@ -315,7 +317,7 @@ def text_check(r: Result) -> str:
 
 def cmd_explain(args: argparse.Namespace) -> Result:
     path = Path(args.action)
-    checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel)
+    checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel, raw=args.raw)
     names = [a.program.name for a in checked.analyses]
     chosen = args.program or names[0]
     if chosen not in names:
@@ -563,7 +565,8 @@ def parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  extframe check actions/*.c\n"
         "  extframe check build/filter.o --type tc --json\n"
-        "  extframe check actions/dec_ttl.c --no-kernel   # static analysis only\n\n"
+        "  extframe check actions/dec_ttl.c --no-kernel   # static analysis only\n"
+        "  extframe check prog.bin --raw --type xdp       # bare bytecode, less evidence\n\n"
         "--json prints an array, one object per program, with the keys object, program,\n"
         "section, type, verdict, flow_key_affected, reasons, packet_writes (insn,\n"
         "offset_min, offset_max, size, fields, source), metadata_writes, length_changes,\n"
@@ -574,6 +577,11 @@ def parser() -> argparse.ArgumentParser:
         "--no-kernel",
         action="store_true",
         help="static analysis only: no load, so never read_only",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="the files are bare bytecode (8-byte instructions, no ELF); needs --type",
     )
     _common(p)
 
@@ -592,6 +600,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", metavar="ACTION.c|ACTION.o")
     p.add_argument("--program", help="which program of the object (default: the first)")
     p.add_argument("--no-kernel", action="store_true", help="static analysis only")
+    p.add_argument("--raw", action="store_true", help="bare bytecode, no ELF; needs --type")
     _common(p)
 
     p = sub.add_parser(

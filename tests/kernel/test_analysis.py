@@ -296,3 +296,25 @@ def test_explain_json_and_program_choice() -> None:
     assert marked[0]["verifier_types"] and marked[0]["source"].startswith("two_progs.c:")
     r = cli("explain", str(PROGS / "two_progs.c"), "--program", "nope")
     assert r.returncode == 2 and "no program 'nope'" in r.stderr
+
+
+def test_check_of_raw_bytecode(tmp_path: Path) -> None:
+    logs = ROOT / "tests" / "unit" / "data" / "logs"
+    raw = tmp_path / "fixed.bin"
+    raw.write_bytes((logs / "fixed_write.insns").read_bytes())
+    r = cli("check", "--json", "--raw", "--type", "tc", str(raw))
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    assert out["verdict"] == "writes" and out["kernel"]["accepted"]
+    assert {(w["offset_min"], w["source"]) for w in out["packet_writes"]} == {
+        (22, None),
+        (15, None),
+    }
+    # Map fds in bare bytecode point at nothing here: the kernel refuses it.
+    maps = tmp_path / "maps.bin"
+    maps.write_bytes((logs / "map_lookup.insns").read_bytes())
+    r = cli("check", "--raw", "--type", "tc", str(maps))
+    assert r.returncode == 3 and "unknown" in r.stdout
+    assert "fd 4 is not pointing to valid bpf_map" in r.stderr and "func#0" not in r.stderr
+    r = cli("check", "--raw", str(raw))
+    assert r.returncode == 2 and "--type" in r.stderr

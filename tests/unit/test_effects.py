@@ -407,3 +407,47 @@ def test_any_bytecode_gets_a_verdict_or_a_clean_error(
     assert a.effects.verdict in ("writes", "unknown")  # never read_only without a kernel
     if a.effects.verdict == "writes":
         assert a.effects.packet_writes or a.effects.metadata_writes or a.effects.length_changes
+
+
+# --- disagreements between the witnesses -------------------------------------------------
+
+
+def test_a_store_the_verifier_calls_stack_but_static_calls_packet_is_kept() -> None:
+    _, log = fixture("fixed_write")
+    edited = log.replace(
+        "7: (73) *(u8 *)(r1 +22) = r3          ; R1=pkt(r=34) R3=16",
+        "7: (73) *(u8 *)(r1 +22) = r3          ; R1=fp-64 R3=16",
+    )
+    assert edited != log
+    a = analyze_fixture("fixed_write", log=edited)
+    assert a.effects.verdict == "writes"
+    assert (7, 22, 22, "store") in spans(a)  # the static witness keeps it
+    (d,) = a.effects.disagreements
+    assert (d.insn, d.resolution) == (7, "kept as a packet write")
+    assert "fp-64" in d.verifier
+    assert any("disagree" in r for r in a.effects.reasons)
+
+
+def test_a_packet_store_only_the_verifier_sees_is_added() -> None:
+    # map_lookup stores into a map value (insn 12: *(u64 *)(r0 +0) = r1); a
+    # log that types the base as a packet pointer must not be ignored.
+    _, log = fixture("map_lookup")
+    lines = log.splitlines()
+    (i, line) = next((i, ln) for i, ln in enumerate(lines) if ln.startswith("12: (7b)"))
+    lines[i] = line.split(" ; ")[0] + " ; R0=pkt(off=4,r=40)"
+    a = analyze_fixture("map_lookup", log="\n".join(lines))
+    assert a.effects.verdict == "writes"
+    (w,) = a.effects.packet_writes
+    assert (w.insn, w.offset_min, w.offset_max, w.evidence) == (12, 4, 11, ["verifier"])
+    (d,) = a.effects.disagreements
+    assert d.static == "no packet pointer"
+
+
+def test_intersection_of_the_spans_when_both_see_a_write() -> None:
+    # The verifier's span [22, 22] and a static span the log narrows.
+    a = analyze_fixture("var_offset")
+    static_only = analyze_program(ProgramSpec.from_bytecode(fixture("var_offset")[0]), "tc")
+    both = {(w.insn, w.offset_min, w.offset_max) for w in a.effects.packet_writes}
+    alone = {(w.insn, w.offset_min, w.offset_max) for w in static_only.effects.packet_writes}
+    for (i, lo, hi), (j, slo, shi) in zip(sorted(both), sorted(alone), strict=True):
+        assert i == j and lo >= slo and (shi is None or (hi is not None and hi <= shi))
