@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import testrun
+from bench import analysis, testrun
 
-BENCHMARKS = {"testrun": testrun.main}
+BENCHMARKS = {"testrun": testrun.main, "analysis": analysis.main}
 
 
 def main(argv: list[str]) -> int:

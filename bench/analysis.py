@@ -1,0 +1,151 @@
+"""What the analyzer costs, against the kernel's own verification of the same program.
+
+For each bundled action and each crafted program of
+tests/kernel/progs/effects/, four figures are taken in rounds that
+alternate, so that all see the same machine state:
+
+- ``verify_us``: the kernel's own ``verification time N usec`` from the log
+  of one load (level 2 with stats, as ``extframe check`` loads);
+- ``analysis_us``: the wall time of ``analyze_program`` with that load's
+  ``KernelEvidence`` (static analysis, log parse, combination), as
+  ``extframe check`` calls it;
+- ``static_us``: the same call without the kernel (``kernel=None``);
+- ``parse``: ``parse_log`` alone on that log, as MB/s and lines/s.
+
+The ratio ``analysis_us / verify_us`` is what ``extframe check`` adds to a
+load: the analyzer's cost in units of the verifier's.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from analyzer.effects import KernelEvidence, analyze_program
+from analyzer.elf import ObjectSpec
+from analyzer.verifier_log import parse_log
+from extframe.build import build
+from extframe.loader import load_object
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIONS = ROOT / "actions"
+EFFECTS = ROOT / "tests" / "kernel" / "progs" / "effects"
+ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Row:
+    """Medians over the rounds for one program."""
+
+    name: str
+    insns: int
+    log_bytes: int
+    verify_us: float
+    analysis_us: float
+    static_us: float
+    parse_mb_s: float
+    parse_lines_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.analysis_us / self.verify_us
+
+
+def _us(start_ns: int) -> float:
+    return (time.perf_counter_ns() - start_ns) / 1000
+
+
+def measure(obj_path: Path, label: str, rounds: int = ROUNDS) -> list[Row]:
+    """One row per program of the object: medians over ``rounds`` alternating rounds."""
+    spec = ObjectSpec.from_bytes(obj_path.read_bytes(), name=str(obj_path))
+    samples: dict[str, dict[str, list[float]]] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    kinds: dict[str, Literal["tc", "xdp"]] = {}
+    for i in range(rounds + 1):  # round 0 only warms imports and caches
+        with load_object(obj_path) as obj:
+            loaded = obj.programs
+        for lp in loaded:
+            if not lp.log_complete:
+                raise SystemExit(f"{label}: {lp.name}: the verifier log is not complete")
+            kind: Literal["tc", "xdp"] = "tc" if lp.type_name == "tc" else "xdp"
+            program = spec.program(lp.name)
+            evidence = KernelEvidence(accepted=True, log=lp.log, log_complete=True, insns=lp.insns)
+            start = time.perf_counter_ns()
+            parsed = parse_log(lp.log)
+            parse_us = _us(start)
+            start = time.perf_counter_ns()
+            analyze_program(program, kind, object_name=spec.name, maps=spec.maps, kernel=evidence)
+            analysis_us = _us(start)
+            start = time.perf_counter_ns()
+            analyze_program(program, kind, object_name=spec.name, maps=spec.maps, kernel=None)
+            static_us = _us(start)
+            if parsed.verification_time_us is None:
+                raise SystemExit(f"{label}: {lp.name}: no 'verification time' line in the log")
+            if i == 0:
+                kinds[lp.name] = kind
+                sizes[lp.name] = (len(lp.log.encode()), len(lp.log.splitlines()))
+                continue
+            s = samples.setdefault(lp.name, {})
+            s.setdefault("verify", []).append(parsed.verification_time_us)
+            s.setdefault("analysis", []).append(analysis_us)
+            s.setdefault("static", []).append(static_us)
+            s.setdefault("parse", []).append(parse_us)
+    rows = []
+    for name, s in samples.items():
+        med = {k: statistics.median(v) for k, v in s.items()}
+        if min(med.values()) <= 0:
+            zero = ", ".join(k for k, v in med.items() if v <= 0)
+            raise SystemExit(f"{label}: {name}: {zero} measured as zero; nothing measured")
+        log_bytes, log_lines = sizes[name]
+        parse_s = med["parse"] / 1e6
+        rows.append(
+            Row(
+                name=label if len(samples) == 1 else f"{label}:{name}",
+                insns=spec.program(name).slot_count,
+                log_bytes=log_bytes,
+                verify_us=med["verify"],
+                analysis_us=med["analysis"],
+                static_us=med["static"],
+                parse_mb_s=log_bytes / 1e6 / parse_s,
+                parse_lines_s=log_lines / parse_s,
+            )
+        )
+    return rows
+
+
+def table(rows: list[Row], rounds: int = ROUNDS) -> list[str]:
+    """The markdown table and its summary line."""
+    lines = [
+        f"Analysis cost against the kernel's verification, median of {rounds} alternating rounds",
+        "",
+        "| program | insns | log KiB | verify_us (kernel's own) | analysis_us (static + log) "
+        "| analysis / verify | static_us (no log) | parse MB/s | parse lines/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.insns} | {r.log_bytes / 1024:.1f} | {r.verify_us:.0f} "
+            f"| {r.analysis_us:.0f} | {r.ratio:.1f}x | {r.static_us:.0f} "
+            f"| {r.parse_mb_s:.1f} | {r.parse_lines_s:.0f} |"
+        )
+    gmean = statistics.geometric_mean(r.ratio for r in rows)
+    lines += ["", f"analysis / verify, geometric mean over {len(rows)} programs: {gmean:.1f}x"]
+    return lines
+
+
+def main() -> int:
+    sources = [(f"actions/{s.stem}", s) for s in sorted(ACTIONS.glob("*.c"))]
+    sources += [(f"effects/{s.stem}", s) for s in sorted(EFFECTS.glob("*.c"))]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, src in sources:
+            obj = build(src, Path(tmp) / f"{label.replace('/', '_')}.o")
+            rows += measure(obj, label)
+    if not rows:
+        raise SystemExit("no program found to measure")
+    print("\n".join(table(rows)))
+    return 0
