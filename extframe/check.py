@@ -22,7 +22,7 @@ from analyzer.verifier_log import summarize
 from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
 from extframe.build import build
 from extframe.errors import ExtframeError, ObjectError, VerifierError
-from extframe.loader import PROG_TYPES, LoadOptions, check_elf, load_object
+from extframe.loader import PROG_TYPES, LoadOptions, load_object, read_object
 
 # Section names libbpf maps to the two program types extframe runs
 # (libbpf.c: section_defs).
@@ -73,13 +73,7 @@ def check_file(
     if raw:
         return _check_raw(path, prog_type, kernel)
     with _object(path) as obj:
-        try:
-            data = obj.read_bytes()
-        except FileNotFoundError:
-            raise ObjectError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ObjectError(f"{path}: is a directory, not an object file") from None
-        check_elf(data, path)
+        data = read_object(obj, path)
         try:
             spec = ObjectSpec.from_bytes(data, name=str(path))
         except ElfError as exc:

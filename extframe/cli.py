@@ -452,6 +452,20 @@ def _common(p: argparse.ArgumentParser, *, type_opt: bool = True) -> None:
         )
 
 
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-kernel",
+        action="store_true",
+        help="static analysis only: no load, so never read_only",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="bare bytecode (8-byte instructions, no ELF): fewer names, no lines; needs --type",
+    )
+    _common(p)
+
+
 def parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     top = argparse.ArgumentParser(
@@ -573,17 +587,7 @@ def parser() -> argparse.ArgumentParser:
         "helpers, maps, disagreements, static_verdict, kernel.\n\n" + CHECK_EXIT_CODES,
     )
     p.add_argument("paths", nargs="+", metavar="ACTION.c|ACTION.o")
-    p.add_argument(
-        "--no-kernel",
-        action="store_true",
-        help="static analysis only: no load, so never read_only",
-    )
-    p.add_argument(
-        "--raw",
-        action="store_true",
-        help="the files are bare bytecode (8-byte instructions, no ELF); needs --type",
-    )
-    _common(p)
+    _analysis_options(p)
 
     p = sub.add_parser(
         "explain",
@@ -599,9 +603,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", metavar="ACTION.c|ACTION.o")
     p.add_argument("--program", help="which program of the object (default: the first)")
-    p.add_argument("--no-kernel", action="store_true", help="static analysis only")
-    p.add_argument("--raw", action="store_true", help="bare bytecode, no ELF; needs --type")
-    _common(p)
+    _analysis_options(p)
 
     p = sub.add_parser(
         "demo",

@@ -187,6 +187,24 @@ class LoadedObject:
         self.close()
 
 
+def read_object(path: Path, label: Path | None = None) -> bytes:
+    """The bytes of the object file at ``path``, checked to be a BPF ELF object.
+
+    ``label`` is the name messages use (the ``.c`` it was built from).
+    """
+    label = label or path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ObjectError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise ObjectError(f"{label}: is a directory, not an object file") from None
+    except OSError as e:
+        raise ObjectError(f"{label}: cannot read: {e.strerror}") from None
+    check_elf(data, label)
+    return data
+
+
 def check_elf(data: bytes, path: Path) -> None:
     """Refuse what is not a BPF ELF object, before libbpf sees it."""
     if not data:
@@ -296,15 +314,7 @@ def load_object(
     label = shown_as or path
     if options.prog_type is not None and options.prog_type not in PROG_TYPES:
         raise LoadError(f"unknown program type {options.prog_type!r}: use tc or xdp")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ObjectError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ObjectError(f"{label}: is a directory, not an object file") from None
-    except OSError as e:
-        raise ObjectError(f"{label}: cannot read: {e.strerror}") from None
-    check_elf(data, label)
+    data = read_object(path, label)
     signal = _crashes_libbpf(data)
     if signal is not None:
         raise ObjectError(
