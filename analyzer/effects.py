@@ -524,12 +524,13 @@ class _Verdict:
                 )
                 self.add_write(index, lo, hi, size, via, "verifier")
                 continue
-            # Both see a packet write: each span covers every real write, so
-            # their intersection does too.
+            # Both see a packet write. Each span should cover every real
+            # write, so the intersection would do; the union is kept instead,
+            # so that a mistake in either witness (our log parser or our
+            # static analysis) can only widen the answer, never hide a byte.
             s_lo, s_hi = write.offset_min, write.offset_max
-            n_lo = max(lo, s_lo)
-            n_hi = hi if s_hi is None else s_hi if hi is None else min(hi, s_hi)
-            if n_hi is not None and n_lo > n_hi:
+            disjoint = (hi is not None and hi < s_lo) or (s_hi is not None and s_hi < lo)
+            if disjoint:
                 self.disagreements.append(
                     Disagreement(
                         insn=index,
@@ -538,17 +539,7 @@ class _Verdict:
                         resolution="kept both spans",
                     )
                 )
-                self.add_write(index, lo, hi, size, via, "verifier")
-                continue
-            facts = self.facts_at(index)
-            self.writes[(index, via)] = write.model_copy(
-                update={
-                    "offset_min": n_lo,
-                    "offset_max": n_hi,
-                    "fields": fields_in_span(n_lo, n_hi, facts),
-                    "evidence": ["static", "verifier"],
-                }
-            )
+            self.add_write(index, lo, hi, size, via, "verifier", self.facts_at(index))
         for index, write in static_pkt.items():
             if index in spans:
                 continue

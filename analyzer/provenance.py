@@ -490,6 +490,8 @@ class _Run:
             # refuses it on packet pointers; what is left is not followed.
             pointer = any(a.kind not in ("scalar",) for a in dst)
             return self.set(state, insn.dst, _UNKNOWN if pointer else _TOP)
+        if op in (BPF_DIV, BPF_MOD) and insn.off == 1:  # sdiv, smod
+            return self.set(state, insn.dst, scalar() if is64 else scalar(0, U32))
         return self.set(state, insn.dst, _scalar_op(op, dst, src, is64))
 
     # -- memory -------------------------------------------------------------------
@@ -639,6 +641,8 @@ class _Run:
         op = insn.opcode & 0xF0
         if insn.opcode & BPF_X:
             k = _fixed_scalar(state.reg(insn.src))
+            if k is not None and insn.insn_class == BPF_JMP32:
+                k &= U32  # JMP32 compares the low halves
         else:
             k = insn.imm & (U32 if insn.insn_class == BPF_JMP32 else U64)
         reg = state.reg(insn.dst)

@@ -144,9 +144,7 @@ def summarize(log: str) -> LogSummary:
     reasons = [
         ln
         for ln in tail
-        if not ln.startswith(";")
-        and not re.match(r"^\d+: R\d", ln)
-        and not _FUNC_START.match(ln)
+        if not ln.startswith(";") and not re.match(r"^\d+: R\d", ln) and not _FUNC_START.match(ln)
     ]
     if not reasons:
         reason = lines[-1] if lines else "empty verifier log"

@@ -443,11 +443,37 @@ def test_a_packet_store_only_the_verifier_sees_is_added() -> None:
     assert d.static == "no packet pointer"
 
 
-def test_intersection_of_the_spans_when_both_see_a_write() -> None:
-    # The verifier's span [22, 22] and a static span the log narrows.
+def test_spans_of_both_witnesses_are_joined() -> None:
+    # The log narrows nothing away: the answer covers the static span too.
     a = analyze_fixture("var_offset")
     static_only = analyze_program(ProgramSpec.from_bytecode(fixture("var_offset")[0]), "tc")
     both = {(w.insn, w.offset_min, w.offset_max) for w in a.effects.packet_writes}
     alone = {(w.insn, w.offset_min, w.offset_max) for w in static_only.effects.packet_writes}
     for (i, lo, hi), (j, slo, shi) in zip(sorted(both), sorted(alone), strict=True):
-        assert i == j and lo >= slo and (shi is None or (hi is not None and hi <= shi))
+        assert i == j and lo <= slo and (hi is None or (shi is not None and hi >= shi))
+
+
+def test_jmp32_against_a_register_compares_low_halves() -> None:
+    # if w5 > w6 with r6 = 0x1_0000_0005: the jump is taken for r5 in 6..255.
+    body = (
+        op(0x71, 5, 2, 14)
+        + ld_imm64(6, 0x1_0000_0005)
+        + op(0x2E, 5, 6, 1)  # if w5 > w6 goto +1
+        + op(0x05, off=2)  # goto out
+        + op(0x0F, 2, 5)
+        + op(0x72, 2, 0, 0, 0)
+    )
+    assert spans(static(guarded(body))) == {(11, 6, 255, "store")}
+
+
+def test_signed_division_is_not_taken_for_unsigned() -> None:
+    # r5 = -8 s/ 2 = -4; data - 4 + 10 is byte 6.
+    body = (
+        op(0xB7, 5, imm=-8)
+        + op(0xB7, 6, imm=2)
+        + op(0x3F, 5, 6, 1)  # r5 s/= r6
+        + op(0x0F, 2, 5)
+        + op(0x72, 2, 0, 10, 0)
+    )
+    ((_, lo, hi, _),) = spans(static(guarded(body)))
+    assert lo <= 6 and (hi is None or hi >= 6)
