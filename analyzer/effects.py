@@ -412,8 +412,18 @@ class _Verdict:
             tags.append("writes packet bytes")
         if effect.writes_memory:
             tags.append("writes through a pointer argument")
-        if effect.changes_length_or_layout:
-            tags.append("changes length or layout")
+        # The kernel's "changes packet data" list (bpf_helper_changes_pkt_data)
+        # counts even where the table knows of no visible change (pull_data
+        # makes bytes linear): the contract's condition 4 names that list.
+        pointer_only = effect.invalidates_packet_pointers and not (
+            effect.writes_packet_bytes or effect.changes_length_or_layout or effect.tail_call
+        )
+        if effect.changes_length_or_layout or pointer_only:
+            tags.append(
+                "changes length or layout"
+                if effect.changes_length_or_layout
+                else "changes packet data (the kernel's list): moves or re-lays out bytes"
+            )
             self.lengths.append(
                 LengthChange(insn=insn, helper=effect.symbol, source=self.source(insn))
             )

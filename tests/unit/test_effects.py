@@ -477,3 +477,17 @@ def test_signed_division_is_not_taken_for_unsigned() -> None:
     )
     ((_, lo, hi, _),) = spans(static(guarded(body)))
     assert lo <= 6 and (hi is None or hi >= 6)
+
+
+@pytest.mark.parametrize(
+    ("helper", "name"), [(39, "bpf_skb_pull_data"), (38, "bpf_skb_change_tail")]
+)
+def test_helpers_on_the_kernels_changes_data_list_are_never_read_only(
+    helper: int, name: str
+) -> None:
+    # bpf_skb_pull_data(skb, 0) changes no byte we can see, but it is on
+    # bpf_helper_changes_pkt_data(): condition 4 of the contract.
+    a = static(op(0xB7, 2, imm=0) + op(0x85, 0, 0, 0, helper) + RET0)
+    assert a.effects.static_verdict == "writes"
+    assert [c.helper for c in a.effects.length_changes] == [name]
+    assert a.effects.flow_key_affected
