@@ -78,6 +78,7 @@ class PacketWrite(BaseModel):
     source: str | None
     via: str
     evidence: list[Evidence]
+    note: str = ""
 
 
 class MetadataWrite(BaseModel):
@@ -267,6 +268,7 @@ class _Verdict:
                 )
         else:
             self.with_kernel(self.kernel, insns)
+        self.widen_after_layout_changes()
         verdict = self.verdict()
         effects = ProgramEffects(
             object=self.object_name,
@@ -303,6 +305,8 @@ class _Verdict:
                 map_names[r.index] = ("map", r.target)
             elif r.kind == RelocationKind.GLOBAL_DATA:
                 map_names[r.index] = ("data", r.target)
+            elif r.kind == RelocationKind.OTHER:
+                map_names[r.index] = ("other", r.target)
             elif r.kind == RelocationKind.KFUNC:
                 kfunc_names[r.index] = r.target
         self.prov = prov = analyze_provenance(
@@ -491,6 +495,24 @@ class _Verdict:
             self.unknown.append(f"the verifier log cannot be used: {problem}")
             return
         self.compare_stores(parsed, insns)
+        self.compare_reach(parsed)
+
+    def compare_reach(self, parsed: ParsedLog) -> None:
+        """The static analysis must reach every instruction the verifier explored.
+
+        It follows a superset of the real paths; an instruction the verifier
+        reached and it did not means it pruned a branch it should not have,
+        and nothing it says about the code after the branch can be trusted.
+        """
+        if self.prov is None:
+            return
+        missed = sorted({s.insn for s in parsed.insns} - self.prov.reached)
+        if missed:
+            shown = ", ".join(str(i) for i in missed[:8]) + (" ..." if len(missed) > 8 else "")
+            self.unknown.append(
+                f"{self.where(missed[0])}: the verifier explored instructions the static "
+                f"analysis did not reach ({shown}); it cannot vouch for them"
+            )
 
     def compare_stores(self, parsed: ParsedLog, insns: Sequence[Insn]) -> None:
         by_index = {i.index: i for i in insns}
@@ -514,6 +536,10 @@ class _Verdict:
                 spans[insn.index] = (lo, hi, size)
             elif base.kind == "pkt_meta":
                 self.add_metadata("meta.data_meta", insn.index, "store")
+            elif base.kind == "ctx":
+                # Context writes count from either witness, like packet writes.
+                name = ctx_field(self.prog_type, base.off + insn.off)
+                self.add_metadata(f"meta.{name}", insn.index, "store")
             elif base.kind == "unknown":
                 self.unknown.append(
                     f"{self.where(insn.index)}: the verifier log does not show what "
@@ -568,6 +594,28 @@ class _Verdict:
                             else "kept as a packet write"
                         ),
                     )
+                )
+
+    def widen_after_layout_changes(self) -> None:
+        """Offsets are from the Ethernet header only while the packet keeps its layout.
+
+        After bpf_xdp_adjust_head, bpf_skb_vlan_push and the like, packet
+        pointers count from a moved start: a write's offset says nothing
+        about the original frame, so every write may hit any byte.
+        """
+        if not self.lengths:
+            return
+        first = min(c.insn for c in self.lengths)
+        for key, w in list(self.writes.items()):
+            if (w.offset_min, w.offset_max) != (0, None):
+                self.writes[key] = w.model_copy(
+                    update={
+                        "offset_min": 0,
+                        "offset_max": None,
+                        "fields": fields_in_span(0, None),
+                        "note": f"the layout changes ({self.where(first)}): offsets are not "
+                        "fixed to the original frame",
+                    }
                 )
 
     def facts_at(self, index: int) -> frozenset[tuple[int, int]]:

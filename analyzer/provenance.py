@@ -95,8 +95,9 @@ U64 = (1 << 64) - 1
 U32 = (1 << 32) - 1
 MAX_FRAMES = 8  # MAX_CALL_FRAMES, include/linux/bpf_verifier.h
 WIDEN_AFTER = 6  # joins at one node before its growing ranges are widened
-MAX_STEPS = 400_000
-_STACK_SIZE = 512  # MAX_BPF_STACK  # node visits before the analysis gives up (verdict unknown)
+MAX_STEPS = 400_000  # node visits before the analysis gives up (verdict unknown)
+_STACK_SIZE = 512  # MAX_BPF_STACK
+_BPF_MEMSX = 0x80  # mode of sign-extending loads (cpu v4)
 
 # Context fields (include/uapi/linux/bpf.h). Loads of these give pointers.
 _CTX_POINTERS: Mapping[ProgType, Mapping[int, Kind]] = {
@@ -238,22 +239,32 @@ class State:
         return self.top.regs.get(r, _UNKNOWN)
 
 
-def _join_maps(a: Mapping[int, Val], b: Mapping[int, Val], widen: bool) -> dict[int, Val]:
+def _join_maps(
+    a: Mapping[int, Val], b: Mapping[int, Val], widen: bool, unset: Val | None
+) -> dict[int, Val]:
+    """Join two register files or stacks; ``unset`` stands for a key set on one side only.
+
+    A register set on one path only cannot be read after the join (the
+    verifier refuses reading an uninitialised register), so ``unset`` is
+    None for registers: the value from the other path stands. A stack slot
+    can be read uninitialised by a privileged program (allow_uninit_stack),
+    and then holds whatever an earlier frame left there: any number.
+    """
     out: dict[int, Val] = {}
     for k in a.keys() & b.keys():
         j = join(a[k], b[k])
         out[k] = _widen(a[k], j) if widen else j
-    # A slot or register set on one path only: on the other it holds
-    # whatever was there; reading it is refused by the verifier, so the
-    # value known on the set path stands for both (as NOT_INIT cannot be read).
     for k in a.keys() ^ b.keys():
-        out[k] = a[k] if k in a else b[k]
+        v = a[k] if k in a else b[k]
+        out[k] = v if unset is None else join(v, unset)
     return out
 
 
 def _join_states(old: State, new: State, widen: bool) -> State:
     frames = tuple(
-        Frame(_join_maps(fo.regs, fn.regs, widen), _join_maps(fo.stack, fn.stack, widen))
+        Frame(
+            _join_maps(fo.regs, fn.regs, widen, None), _join_maps(fo.stack, fn.stack, widen, _TOP)
+        )
         for fo, fn in zip(old.frames, new.frames, strict=True)
     )
     return State(frames, old.facts & new.facts)
@@ -426,6 +437,10 @@ class _Run:
             src = BPF_PSEUDO_MAP_FD
         elif kind == "data":
             return (Atom("map_value", 0, None, name=name),)
+        elif kind == "other":
+            # An extern (__ksym address, __kconfig value): libbpf writes what
+            # it resolves to into the instruction. Not the packet, any value.
+            return join((Atom("mem", 0, None),), _TOP)
         if src == 0:
             return _const(insn.imm64 or 0)
         if src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX):
@@ -501,6 +516,9 @@ class _Run:
         if insn.is_load():
             base = state.reg(insn.src)
             val = join(*(self.load(index, atom, insn.off, size, state) for atom in base))
+            if insn.opcode & 0xE0 == _BPF_MEMSX and size < 8:
+                # A sign-extending load: a negative byte is a huge unsigned number.
+                val = join(*(scalar() if a.kind == "scalar" else (a,) for a in val))
             return self.set(state, insn.dst, val or _UNKNOWN)
         base = state.reg(insn.dst)
         if insn.is_store() and insn.insn_class == 2:  # ST: imm
@@ -725,6 +743,7 @@ class _Run:
         self.calls[(index, name)] = site
         if effect is not None:
             self.call_accesses(index, name, effect, args, state)
+        state = _clobber_through(state, args)
         regs2 = dict(state.top.regs)
         for r in range(1, 6):
             regs2.pop(r, None)
@@ -939,6 +958,8 @@ def _scalar_op(op: int, dst: Val, src: Val, is64: bool) -> Val:
             return scalar(0, limit)
         lo, hi = alo << blo, ahi << bhi
     elif op == BPF_RSH:
+        if bhi >= (64 if is64 else 32):
+            return scalar(0, limit)  # the machine masks the amount
         lo, hi = alo >> bhi, ahi >> blo
     elif op == BPF_DIV:
         lo, hi = (0, ahi) if blo == 0 else (alo // bhi, ahi // blo)
@@ -1026,3 +1047,30 @@ def _forget_sid(state: State, sid: int) -> State:
         for f in state.frames
     )
     return State(frames, state.facts)
+
+
+def _clobber_through(state: State, args: tuple[Val, ...]) -> State:
+    """``state`` after a helper or kfunc that may write through its pointer arguments.
+
+    Every stack slot an argument may point at or above (up to the frame's
+    top) may now hold any number; what it held before is kept too (a weak
+    update), so a spilled pointer the call did not touch is not lost. An
+    argument of unknown provenance may point into any frame.
+    """
+    frames = list(state.frames)
+    for arg in args:
+        for atom in arg:
+            if atom.kind == "stack" and atom.frame < len(frames):
+                targets = [(atom.frame, -_STACK_SIZE if atom.lo is None else atom.lo)]
+            elif atom.kind == "unknown":
+                targets = [(f, -_STACK_SIZE) for f in range(len(frames))]
+            else:
+                continue
+            for depth, lo in targets:
+                f = frames[depth]
+                first = max(lo - lo % 8, -_STACK_SIZE)
+                stack = dict(f.stack)
+                for slot in range(first, 0, 8):
+                    stack[slot] = join(stack.get(slot, _TOP), _TOP)
+                frames[depth] = Frame(f.regs, stack)
+    return State(tuple(frames), state.facts)

@@ -491,3 +491,90 @@ def test_helpers_on_the_kernels_changes_data_list_are_never_read_only(
     assert a.effects.static_verdict == "writes"
     assert [c.helper for c in a.effects.length_changes] == [name]
     assert a.effects.flow_key_affected
+
+
+def test_sign_extending_loads_can_be_huge() -> None:
+    # r5 = *(s8 *)(r2 +0); if r5 <= 255 goto out; skb->mark = 7 (r6 = ctx)
+    body = op(0x91, 5, 2, 0) + op(0xB5, 5, 0, 1, 255) + op(0x62, 6, 0, 8, 7)
+    a = static(op(0xBF, 6, 1) + guarded(body))
+    assert [m.field for m in a.effects.metadata_writes] == ["meta.mark"]
+
+
+def test_right_shift_by_a_register_of_64_keeps_the_value() -> None:
+    # r4 = 0x100; r5 = 64; r4 >>= r5 (masked: by 0); if r4 <= 5 goto out; mark = 7
+    code = (
+        op(0xB7, 4, imm=0x100)
+        + op(0xB7, 5, imm=64)
+        + op(0x7F, 4, 5)
+        + op(0xB5, 4, 0, 1, 5)
+        + op(0x62, 1, 0, 8, 7)
+        + RET0
+    )
+    assert [m.field for m in static(code).effects.metadata_writes] == ["meta.mark"]
+
+
+def test_uninitialised_stack_joins_to_any_number() -> None:
+    # if r2 != 0 goto +2 (skip the store); *(u64 *)(r10 -8) = 0; r4 = fill;
+    # if r4 <= 5 goto out; skb->mark = 7. Root may read the unset slot.
+    code = (
+        op(0xB7, 2, imm=0)
+        + op(0x61, 2, 1, 0)  # r2 = skb->len
+        + op(0x55, 2, 0, 1, 0)  # if r2 != 0 goto +1
+        + op(0x7A, 10, 0, -8, 0)  # *(u64 *)(r10 -8) = 0
+        + op(0x79, 4, 10, -8)
+        + op(0xB5, 4, 0, 1, 5)
+        + op(0x62, 1, 0, 8, 7)
+        + RET0
+    )
+    assert [m.field for m in static(code).effects.metadata_writes] == ["meta.mark"]
+
+
+def test_a_helper_writing_a_stack_variable_forgets_its_value() -> None:
+    # *(u64 *)(fp-8) = 0; bpf_skb_load_bytes(skb, 0, fp-8, 8); r4 = fill;
+    # if r4 <= 5 goto out; skb->mark = 7
+    code = (
+        op(0xBF, 6, 1)
+        + op(0x7A, 10, 0, -8, 0)
+        + op(0xB7, 2, imm=0)
+        + op(0xBF, 3, 10)
+        + op(0x07, 3, imm=-8)
+        + op(0xB7, 4, imm=8)
+        + op(0x85, 0, 0, 0, 26)
+        + op(0x79, 4, 10, -8)
+        + op(0xB5, 4, 0, 1, 5)
+        + op(0x62, 6, 0, 8, 7)
+        + RET0
+    )
+    assert [m.field for m in static(code).effects.metadata_writes] == ["meta.mark"]
+
+
+def test_instructions_only_the_verifier_reached_make_the_answer_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A static analysis that prunes a branch the kernel explored cannot vouch
+    # for it: simulate one that missed instruction 12 of map_lookup.
+    import dataclasses
+
+    from analyzer import effects as module
+
+    real = module.analyze_provenance
+
+    def pruning(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(result, reached=result.reached - {12})
+
+    monkeypatch.setattr(module, "analyze_provenance", pruning)
+    a = analyze_fixture("map_lookup")
+    assert a.effects.verdict == "unknown"
+    assert any("did not reach (12)" in r for r in a.effects.reasons), a.effects.reasons
+
+
+def test_context_stores_the_log_shows_count_too() -> None:
+    # The log types insn 12's base as the context at the mark's offset.
+    _, log = fixture("map_lookup")
+    lines = log.splitlines()
+    (i, line) = next((i, ln) for i, ln in enumerate(lines) if ln.startswith("12: (7b)"))
+    lines[i] = line.split(" ; ")[0] + " ; R0=ctx(off=8)"
+    a = analyze_fixture("map_lookup", log="\n".join(lines))
+    assert [m.field for m in a.effects.metadata_writes] == ["meta.mark"]
+    assert a.effects.verdict == "writes"
