@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from analyzer.effects import KernelEvidence, analyze_program
+from analyzer.effects import analyze_program
 from analyzer.elf import ObjectSpec
 from analyzer.verifier_log import parse_log
 from extframe.build import build
+from extframe.check import evidence_of
 from extframe.loader import load_object
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ def measure(obj_path: Path, label: str, rounds: int = ROUNDS) -> list[Row]:
                 raise SystemExit(f"{label}: {lp.name}: the verifier log is not complete")
             kind: Literal["tc", "xdp"] = "tc" if lp.type_name == "tc" else "xdp"
             program = spec.program(lp.name)
-            evidence = KernelEvidence(accepted=True, log=lp.log, log_complete=True, insns=lp.insns)
+            evidence = evidence_of(lp)
             start = time.perf_counter_ns()
             parsed = parse_log(lp.log)
             parse_us = _us(start)

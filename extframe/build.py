@@ -6,6 +6,9 @@ import os
 import shutil
 import subprocess
 import sysconfig
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +93,13 @@ def build(source: Path, output: Path | None = None, options: BuildOptions | None
         raise BuildError(f"{source}: compile failed: {first}", output=diagnostics)
     tmp.replace(output)
     return output
+
+
+@contextmanager
+def object_for(path: Path, build_dir: Path | None = None) -> Iterator[Path]:
+    """An object file for ``path``: built into a temporary folder if it is C."""
+    if path.suffix == ".c":
+        with tempfile.TemporaryDirectory(prefix="extframe-") as tmp:
+            yield build(path, Path(build_dir or tmp) / (path.stem + ".o"))
+    else:
+        yield path

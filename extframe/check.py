@@ -8,9 +8,6 @@ renders the answers as text and builds the annotated listing of ``explain``.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +17,9 @@ from analyzer.elf import ObjectSpec, ProgramSpec
 from analyzer.errors import AnalyzerError, ElfError
 from analyzer.verifier_log import summarize
 from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
-from extframe.build import build
+from extframe.build import object_for
 from extframe.errors import ExtframeError, ObjectError, VerifierError
-from extframe.loader import PROG_TYPES, LoadOptions, load_object, read_object
+from extframe.loader import PROG_TYPES, LoadedProgram, LoadOptions, load_object, read_object
 
 # Section names libbpf maps to the two program types extframe runs
 # (libbpf.c: section_defs).
@@ -37,14 +34,18 @@ class Checked:
     analyses: list[Analysis]
     rejected: VerifierError | None = None
 
+    @property
+    def rejected_text(self) -> str:
+        """``FILE: PROGRAM: reason (file.c:line)`` for the rejected program."""
+        assert self.rejected is not None
+        return f"{self.path}: {self.rejected.program}: {_rejection(self.rejected)}"
 
-@contextmanager
-def _object(path: Path) -> Iterator[Path]:
-    if path.suffix == ".c":
-        with tempfile.TemporaryDirectory(prefix="extframe-check-") as tmp:
-            yield build(path, Path(tmp) / (path.stem + ".o"))
-    else:
-        yield path
+
+def evidence_of(program: LoadedProgram) -> KernelEvidence:
+    """What a load the verifier accepted tells the analyzer about ``program``."""
+    return KernelEvidence(
+        accepted=True, log=program.log, log_complete=program.log_complete, insns=program.insns
+    )
 
 
 def _static_type(section: str, forced: str | None, path: Path) -> str:
@@ -72,7 +73,7 @@ def check_file(
         raise ExtframeError(f"unknown program type {prog_type!r}: use tc or xdp")
     if raw:
         return _check_raw(path, prog_type, kernel)
-    with _object(path) as obj:
+    with object_for(path) as obj:
         data = read_object(obj, path)
         try:
             spec = ObjectSpec.from_bytes(data, name=str(path))
@@ -110,10 +111,7 @@ def check_file(
             analyses = []
             for p in spec.programs:
                 lp = loaded.program(p.name)
-                evidence = KernelEvidence(
-                    accepted=True, log=lp.log, log_complete=lp.log_complete, insns=lp.insns
-                )
-                analyses.append(_analyse(spec, p.name, lp.type_name, evidence))
+                analyses.append(_analyse(spec, p.name, lp.type_name, evidence_of(lp)))
             return Checked(path, analyses)
 
 

@@ -12,16 +12,14 @@ import json
 import os
 import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from extframe import __version__, bpffs
 from extframe import check as checks
 from extframe import packet as packets
-from extframe.build import BuildOptions, build
+from extframe.build import BuildOptions, build, object_for
 from extframe.errors import BuildError, ExtframeError, VerifierError
 from extframe.loader import PROG_TYPES, LoadedObject, LoadOptions, load_object
 from extframe.manifest import read_declared
@@ -49,16 +47,6 @@ exit status:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@contextmanager
-def object_for(path: Path, build_dir: Path | None = None) -> Iterator[Path]:
-    """An object file for ``path``: built into a temporary folder if it is C."""
-    if path.suffix == ".c":
-        with tempfile.TemporaryDirectory(prefix="extframe-") as tmp:
-            yield build(path, Path(build_dir or tmp) / (path.stem + ".o"))
-    else:
-        yield path
 
 
 def load(path: Path, args: argparse.Namespace) -> LoadedObject:
@@ -305,9 +293,7 @@ def cmd_check(args: argparse.Namespace) -> Result:
         for a in checked.analyses:
             programs.append(a.effects.model_dump(mode="json") | {"object": str(path)})
         if checked.rejected is not None:
-            s = checked.rejected.summary
-            where = f" ({s.source_file}:{s.source_line})" if s.source_line else ""
-            rejected.append(f"{path}: {checked.rejected.program}: {s.reason}{where}")
+            rejected.append(checked.rejected_text)
     return {"programs": programs, "rejected": rejected, "json": programs}
 
 
@@ -325,9 +311,7 @@ def cmd_explain(args: argparse.Namespace) -> Result:
     a = next(a for a in checked.analyses if a.program.name == chosen)
     effects = a.effects.model_dump(mode="json") | {"object": str(path)}
     rows = checks.listing(a)
-    rejected = []
-    if checked.rejected is not None:
-        rejected.append(f"{path}: {checked.rejected.program}: {checked.rejected.summary.reason}")
+    rejected = [checked.rejected_text] if checked.rejected is not None else []
     return {"effects": effects, "listing": rows, "rejected": rejected}
 
 
