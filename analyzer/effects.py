@@ -39,7 +39,13 @@ from analyzer.elf import MapSpec, ProgramSpec, RelocationKind
 from analyzer.errors import AnalyzerError
 from analyzer.fields import METADATA, fields_in_span
 from analyzer.insn import BPF_PSEUDO_KFUNC_CALL, Insn, decode
-from analyzer.provenance import MemoryAccess, ProvenanceResult, analyze_provenance, ctx_field
+from analyzer.provenance import (
+    CallSite,
+    MemoryAccess,
+    ProvenanceResult,
+    analyze_provenance,
+    ctx_field,
+)
 from analyzer.verifier_log import ParsedLog, check_program, parse_log
 
 __all__ = [
@@ -316,7 +322,7 @@ class _Verdict:
         for access in prov.accesses:
             self.static_access(access)
         for site in prov.calls:
-            self.call(site.insn, site.kind, site.name, site.id, site.effect)
+            self.call(site)
         names = sorted(set(prov.map_reads) | set(prov.map_writes))
         for name in names:
             spec = self.maps.get(name)
@@ -383,18 +389,10 @@ class _Verdict:
             evidence=sorted({evidence, *(old.evidence if old else ())}),
         )
 
-    def call(
-        self,
-        insn: int,
-        kind: Literal["helper", "kfunc"],
-        name: str,
-        call_id: int | None,
-        effect: object,
-    ) -> None:
-        from analyzer.helpers import HelperEffect
-
+    def call(self, site: CallSite) -> None:
+        insn, kind, name, call_id, effect = site.insn, site.kind, site.name, site.id, site.effect
         where = self.where(insn)
-        if not isinstance(effect, HelperEffect):
+        if effect is None:
             self.unknown.append(
                 f"{where}: {kind} {name} is not in the effects table; its effects are unknown"
             )

@@ -302,7 +302,6 @@ class CallSite:
     name: str
     id: int | None
     effect: HelperEffect | None
-    args: tuple[Val, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +311,8 @@ class ProvenanceResult:
     ``accesses``: every store and helper write that may touch packet,
     metadata area or context. ``calls``: helper and kfunc calls by
     instruction. ``map_reads``/``map_writes``: map names by instruction.
-    ``states``: the joined state before each reached instruction (all
-    contexts). ``problems``: why the result cannot be trusted (give up,
+    ``reached``: the instructions some followed path reached (in any
+    context). ``problems``: why the result cannot be trusted (give up,
     recursion, ...); empty when the analysis is complete.
     """
 
@@ -323,7 +322,6 @@ class ProvenanceResult:
     map_writes: Mapping[str, frozenset[int]]
     reached: frozenset[int]
     problems: tuple[str, ...]
-    regs_before: Mapping[int, Mapping[int, Val]] = field(default_factory=dict)
 
 
 def ctx_field(prog_type: ProgType, offset: int) -> str:
@@ -353,7 +351,6 @@ class _Run:
     map_reads: dict[str, set[int]] = field(default_factory=dict)
     map_writes: dict[str, set[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    regs_before: dict[int, dict[int, Val]] = field(default_factory=dict)
     work: list[tuple[Context, int]] = field(default_factory=list)
     returns: dict[Context, set[tuple[Context, int]]] = field(default_factory=dict)
     steps: int = 0
@@ -390,9 +387,6 @@ class _Run:
 
     def step(self, ctx: Context, index: int, state: State) -> None:
         insn = self.cfg.insns[index]
-        seen = self.regs_before.setdefault(index, {})
-        for r, v in state.top.regs.items():
-            seen[r] = join(seen[r], v) if r in seen else v
         if not insn.known:
             self.problems.append(f"insn {index}: unknown instruction ({insn.reason})")
             return
@@ -739,7 +733,7 @@ class _Run:
         name, effect, call_id = self.call_row(index, insn)
         kind: Literal["helper", "kfunc"] = "kfunc" if insn.is_kfunc_call() else "helper"
         args = tuple(state.reg(r) for r in range(1, 6))
-        site = CallSite(index, kind, name, call_id, effect, args)
+        site = CallSite(index, kind, name, call_id, effect)
         self.calls[(index, name)] = site
         if effect is not None:
             self.call_accesses(index, name, effect, args, state)
@@ -1030,7 +1024,6 @@ def analyze_provenance(
         map_writes={k: frozenset(v) for k, v in run.map_writes.items()},
         reached=reached,
         problems=tuple(dict.fromkeys(run.problems)),
-        regs_before=run.regs_before,
     )
 
 
