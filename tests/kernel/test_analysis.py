@@ -265,7 +265,7 @@ def test_check_of_an_object_built_elsewhere(build_dir: Path) -> None:
     ("content", "words"),
     [
         (b"", "empty"),
-        (b"\x7fELF" + bytes(60), "ELF"),
+        (b"\x7fELF" + bytes(60), "not BPF"),
         (bytes(range(256)) * 4, "not an ELF"),
     ],
 )
@@ -276,6 +276,7 @@ def test_check_refuses_bad_objects_in_one_line(tmp_path: Path, content: bytes, w
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("extframe: error:"), r.stderr
+    assert words in lines[0]
 
 
 def test_check_refuses_a_truncated_object(tmp_path: Path, build_dir: Path) -> None:
