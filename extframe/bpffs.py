@@ -126,6 +126,17 @@ def _pin_fd(fd: int, path: Path) -> Path:
     return path
 
 
+def open_pinned(path: Path) -> int:
+    """A new file descriptor for the program or map pinned at ``path``."""
+    fd: int = libbpf.lib().bpf_obj_get(str(path).encode())
+    if fd < 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise PinError(f"cannot open {path}: {os.strerror(err)}")
+    return fd
+
+
 def unpin(name: str, root: Path | None = None) -> list[Path]:
     """Remove everything pinned under ``root/name``; return what was removed.
 

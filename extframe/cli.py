@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from extframe import __version__, bpffs
+from extframe import __version__, bpffs, mapview
 from extframe import check as checks
 from extframe import packet as packets
 from extframe.build import BuildOptions, build, object_for
@@ -192,12 +192,18 @@ def cmd_run(args: argparse.Namespace) -> Result:
                     "packet_out_hex": res.packet.hex(),
                 }
             )
+        maps = (
+            [mapview.dump(m.fd, m.name) for m in obj.maps if not m.internal or args.all_maps]
+            if args.maps or args.all_maps
+            else None
+        )
         return {
             "action": args.action,
             "program": prog.name,
             "type": prog.type_name,
             "verifier_processed_insns": prog.processed_insns,
             "runs": runs,
+            "maps": maps,
         }
 
 
@@ -233,6 +239,45 @@ def text_run(r: Result) -> str:
             for f in x["fields"]:
                 lines.append(f"  {f['field']:<{width}}  {f['before']} → {f['after']}")
             lines.append(f"  bytes changed at offsets {_ranges(x['changed_bytes'])}")
+    if r.get("maps") is not None:
+        lines.append("maps after the run" + ("" if r["maps"] else ": none"))
+        for d in r["maps"]:
+            lines += mapview.text_dump(d, "  ")
+    return "\n".join(lines)
+
+
+def cmd_maps(args: argparse.Namespace) -> Result:
+    root = Path(args.root) if args.root else bpffs.default_root()
+    bpffs.check_name(args.name)
+    folder = root / args.name / "map"
+    if not folder.is_dir():
+        known = ", ".join(bpffs.pinned_names(root)) or "nothing is loaded"
+        raise ExtframeError(
+            f"{args.name!r} is not loaded under {root} ({known}); "
+            f"`extframe load ACTION --name {args.name}` pins it"
+        )
+    dumps = []
+    for pin in sorted(folder.iterdir()):
+        if args.map and pin.name != bpffs.pin_name(args.map):
+            continue
+        fd = bpffs.open_pinned(pin)
+        try:
+            d = mapview.dump(fd)
+        finally:
+            os.close(fd)
+        if not args.all and "." in d["name"]:  # .bss, .data, .rodata: globals
+            continue
+        dumps.append(d | {"name": pin.name, "pinned_at": str(pin)})
+    if args.map and not dumps:
+        known = ", ".join(p.name for p in sorted(folder.iterdir())) or "none"
+        raise ExtframeError(f"{args.name} has no map {args.map!r} (maps: {known})")
+    return {"action": args.name, "maps": dumps, "json": dumps}
+
+
+def text_maps(r: Result) -> str:
+    lines = [f"{r['action']}:" + ("" if r["maps"] else " no maps")]
+    for d in r["maps"]:
+        lines += mapview.text_dump(d, "  ")
     return "\n".join(lines)
 
 
@@ -413,6 +458,7 @@ COMMANDS: dict[str, Command] = {
     "load": (cmd_load, text_load),
     "unload": (cmd_unload, text_unload),
     "run": (cmd_run, text_run),
+    "maps": (cmd_maps, text_maps),
     "vectors": (cmd_vectors, text_vectors),
     "demo": (cmd_demo, text_demo),
     "check": (cmd_check, text_check),
@@ -535,7 +581,39 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="runs per packet, 1 to 1000000; the time shown is the average",
     )
+    p.add_argument(
+        "--maps",
+        action="store_true",
+        help="show the action's maps after the runs, decoded with their BTF types",
+    )
+    p.add_argument(
+        "--all-maps",
+        action="store_true",
+        help="like --maps, with the global-variable maps (.bss, .data, .rodata) too",
+    )
     _common(p)
+
+    p = sub.add_parser(
+        "maps",
+        formatter_class=fmt,
+        help="show the maps of a loaded action, decoded with their BTF types",
+        description="Read the maps an action pinned with `extframe load` (under "
+        "/sys/fs/bpf/extframe/NAME/map/) and print every entry, decoded with the BTF types "
+        "the kernel keeps for each map. Integers are in host order; __be16/__be32 fields "
+        "are converted from network order, a __be32 is shown as an IPv4 address, __u8[6] "
+        "as a MAC and __u8[16] as an IPv6 address; structs are {member = value}. The same "
+        "notation is what vectors files accept. All-zero array entries are not shown.",
+        epilog="examples:\n"
+        "  extframe load actions/port_counter.c && extframe maps port_counter\n"
+        "  extframe maps policer --map policer_config --json\n"
+        '  extframe run actions/flow_counter.c --packet "Ether()/IP()/UDP()" --maps\n\n'
+        + EXIT_CODES,
+    )
+    p.add_argument("name", metavar="NAME", help="the name the action was loaded under")
+    p.add_argument("--map", help="only this map")
+    p.add_argument("--all", action="store_true", help="include .bss/.data/.rodata maps")
+    p.add_argument("--root", help="bpffs folder of loaded actions (default /sys/fs/bpf/extframe)")
+    _common(p, type_opt=False)
 
     p = sub.add_parser(
         "vectors",

@@ -57,6 +57,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "bpf_map_delete_elem": (ctypes.c_int, [ctypes.c_int, c_void_p]),
     "bpf_map_get_next_key": (ctypes.c_int, [ctypes.c_int, c_void_p, c_void_p]),
     "bpf_prog_test_run_opts": (ctypes.c_int, [ctypes.c_int, c_void_p]),
+    "bpf_obj_get_info_by_fd": (ctypes.c_int, [ctypes.c_int, c_void_p, c_void_p]),
+    "btf__load_from_kernel_by_id": (c_void_p, [ctypes.c_uint32]),
+    "btf__raw_data": (c_void_p, [c_void_p, c_void_p]),
+    "btf__free": (None, [c_void_p]),
     "bpf_prog_load": (
         ctypes.c_int,
         [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, c_void_p, ctypes.c_size_t, c_void_p],

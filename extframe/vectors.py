@@ -2,9 +2,11 @@
 
 Each action ``actions/NAME.c`` has ``actions/NAME.vectors.toml``: optional
 map set-up, then vectors run in file order on one loaded object, so map state
-carries from one vector to the next. Keys and values are integers (encoded
-little-endian to the map's key or value size) or ``"0x…"`` hex strings (the
-exact bytes). Schema: ``VectorFile`` below; unknown keys are errors.
+carries from one vector to the next. Keys and values are written as
+extframe/mapview.py reads them through the map's BTF: numbers, addresses,
+tables of struct members (``{packets = 1, bytes = 54}``), lists, or
+``"0x…"`` for the exact bytes. An expected value names only what it checks.
+Schema: ``VectorFile`` below; unknown keys are errors.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from extframe import packet as packets
 from extframe.errors import ExtframeError, VectorError
 from extframe.loader import LoadedMap, LoadedObject
+from extframe.mapview import MapTypes, map_types, show
 from extframe.testrun import RunInput, run
 
-MapScalar = int | str
+MapScalar = int | str | dict[str, Any] | list[Any]
 
 
 class _Strict(BaseModel):
@@ -29,7 +32,7 @@ class _Strict(BaseModel):
 
 
 class MapEntry(_Strict):
-    """A map key and value; ``value = "absent"`` means the key must be missing."""
+    """A map key and value; in ``expect_map``, ``value = "absent"`` means no such key."""
 
     map: str
     key: MapScalar
@@ -106,19 +109,6 @@ def vectors_path(source: Path) -> Path:
     return source.with_name(source.stem.removesuffix(".o") + ".vectors.toml")
 
 
-def encode(value: MapScalar, size: int, what: str) -> bytes:
-    """A vector's key or value as the bytes the map holds."""
-    if isinstance(value, int):
-        try:
-            return value.to_bytes(size, "little", signed=value < 0)
-        except OverflowError:
-            raise VectorError(f"{what} {value} does not fit in {size} bytes") from None
-    raw = packets.from_hex(value)
-    if len(raw) != size:
-        raise VectorError(f"{what} {value!r} is {len(raw)} bytes; the map needs {size}")
-    return raw
-
-
 @dataclass
 class Outcome:
     """The result of one vector: passed when ``problems`` is empty."""
@@ -133,9 +123,21 @@ class Outcome:
         return not self.problems
 
 
-def _map(obj: LoadedObject, name: str) -> LoadedMap:
+def _map(obj: LoadedObject, name: str, types: dict[str, MapTypes]) -> tuple[LoadedMap, MapTypes]:
     try:
-        return obj.map(name)
+        m = obj.map(name)
+    except ExtframeError as e:
+        raise VectorError(e.message) from e
+    if name not in types:
+        types[name] = map_types(m.fd)
+    return m, types[name]
+
+
+def _encode(codec_of: MapTypes, entry: MapEntry, part: str) -> bytes:
+    codec = codec_of.key if part == "key" else codec_of.value
+    value = entry.key if part == "key" else entry.value
+    try:
+        return codec.encode(value, f"map {entry.map} {part}")
     except ExtframeError as e:
         raise VectorError(e.message) from e
 
@@ -144,9 +146,10 @@ def run_vectors(
     obj: LoadedObject, vectors: VectorFile, program: str | None = None
 ) -> list[Outcome]:
     """Apply the set-up, run every vector in order, and check what came out."""
+    types: dict[str, MapTypes] = {}
     for entry in vectors.setup:
-        m = _map(obj, entry.map)
-        m.update(encode(entry.key, m.key_size, "key"), encode(entry.value, m.value_size, "value"))
+        m, t = _map(obj, entry.map, types)
+        m.update(_encode(t, entry, "key"), _encode(t, entry, "value"))
     prog = obj.program(program)
     outcomes = []
     for v in vectors.vector:
@@ -178,17 +181,16 @@ def run_vectors(
         if v.out_priority is not None and result.priority != v.out_priority:
             out.problems.append(f"priority {result.priority}, want {v.out_priority}")
         for entry in v.expect_map:
-            m = _map(obj, entry.map)
-            got = m.lookup(encode(entry.key, m.key_size, "key"))
+            m, t = _map(obj, entry.map, types)
+            key = _encode(t, entry, "key")
+            got = m.lookup(key)
+            where = f"map {entry.map} key {show(t.key.decode(key))}"
             if entry.value == "absent":
                 if got is not None:
-                    out.problems.append(f"map {entry.map} key {entry.key}: present, want absent")
-                continue
-            wanted = encode(entry.value, m.value_size, "value")
-            if got != wanted:
-                shown = "absent" if got is None else "0x" + got.hex()
-                out.problems.append(
-                    f"map {entry.map} key {entry.key}: {shown}, want 0x{wanted.hex()}"
-                )
+                    out.problems.append(f"{where}: present, want absent")
+            elif got is None:
+                out.problems.append(f"{where}: absent")
+            else:
+                out.problems += t.value.compare(got, entry.value, where)
         outcomes.append(out)
     return outcomes
