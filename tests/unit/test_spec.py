@@ -8,10 +8,11 @@ import pytest
 
 from extframe.bpffs import check_name
 from extframe.build import ABI_INCLUDE, BuildOptions, clang_command
-from extframe.errors import ObjectError, PinError, VectorError
+from extframe.errors import MapError, ObjectError, PinError, VectorError
 from extframe.loader import check_elf
 from extframe.manifest import DeclaredEffects
-from extframe.vectors import VectorFile, encode
+from extframe.mapview import Codec
+from extframe.vectors import VectorFile
 
 
 @pytest.mark.parametrize(
@@ -95,14 +96,14 @@ def test_vector_file_missing(tmp_path: Path) -> None:
         (-1, 2, b"\xff\xff"),
     ],
 )
-def test_encode(value: int | str, size: int, want: bytes) -> None:
-    assert encode(value, size, "key") == want
+def test_encode_without_btf(value: int | str, size: int, want: bytes) -> None:
+    assert Codec(None, 0, size).encode(value, "key") == want
 
 
 @pytest.mark.parametrize(("value", "size"), [(70000, 2), ("0x010203", 2)])
-def test_encode_errors(value: int | str, size: int) -> None:
-    with pytest.raises(VectorError):
-        encode(value, size, "key")
+def test_encode_errors_without_btf(value: int | str, size: int) -> None:
+    with pytest.raises(MapError):
+        Codec(None, 0, size).encode(value, "key")
 
 
 def test_clang_command_has_btf_and_abi_header() -> None:
