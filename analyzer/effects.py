@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from analyzer.cfg import Cfg, build_cfg
 from analyzer.elf import MapSpec, ProgramSpec, RelocationKind
 from analyzer.errors import AnalyzerError
-from analyzer.fields import METADATA, fields_in_span
+from analyzer.fields import LENGTH, METADATA, fields_in_span
 from analyzer.insn import BPF_PSEUDO_KFUNC_CALL, Insn, decode
 from analyzer.provenance import (
     CallSite,
@@ -168,6 +168,19 @@ class ProgramEffects(BaseModel):
     static_verdict: Verdict
     kernel: KernelInfo | None = None
     insn_count: int
+
+    def effect_names(self) -> set[str]:
+        """The proven effects in the words of ``EXTFRAME_EFFECTS``: what a declaration must say.
+
+        Packet fields written, classifier-visible metadata written, and
+        ``length`` for a length or layout change, which stands for every
+        packet byte (after it, offsets no longer name the original fields).
+        Metadata OVS never sees again (cb, csum, hash) is not an effect.
+        """
+        meta = {m.field for m in self.metadata_writes if m.classifier_visible}
+        if self.length_changes:
+            return {LENGTH} | meta
+        return {f for w in self.packet_writes for f in w.fields} | meta
 
 
 @dataclass(frozen=True, kw_only=True)

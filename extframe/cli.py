@@ -297,8 +297,11 @@ def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
         finally:
             if pinned is not None:
                 bpffs.unpin(name, pin_root)
+        analyses = checks.check_file(path, prog_type=args.type).analyses if args.analyse else []
         return {
             "action": str(path),
+            "verdict": analyses[0].effects.verdict if analyses else None,
+            "flow_key_affected": analyses[0].effects.flow_key_affected if analyses else None,
             "declared": declared.text if declared else None,
             "programs": program_summary(obj),
             "maps": [m.name for m in obj.maps if not m.internal],
@@ -311,6 +314,7 @@ def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
 
 
 def cmd_vectors(args: argparse.Namespace) -> Result:
+    args.analyse = False
     results = [_vectors_for(Path(a), args) for a in args.actions]
     failed = sum(not v["passed"] for r in results for v in r["vectors"])
     return {"actions": results, "failed": failed}
@@ -379,6 +383,7 @@ def cmd_demo(args: argparse.Namespace) -> Result:
         raise ExtframeError(f"no actions in {ACTIONS_DIR}")
     # A private folder, so the demo never meets the user's own pins.
     args.pin_root = bpffs.bpffs_mount() / f"extframe_demo_{os.getpid()}"
+    args.analyse = True
     bpffs.require_bpffs(args.pin_root)
     try:
         results = [_vectors_for(s, args) for s in sources]
@@ -403,6 +408,8 @@ def cmd_demo(args: argparse.Namespace) -> Result:
                 repeat=1,
                 program=None,
                 type=args.type,
+                maps=False,
+                all_maps=False,
             )
             example = cmd_run(ns)
     failed = sum(not v["passed"] for r in results for v in r["vectors"])
@@ -410,13 +417,15 @@ def cmd_demo(args: argparse.Namespace) -> Result:
 
 
 def text_demo(r: Result) -> str:
-    rows = [("action", "declared effects", "verifier", "maps", "vectors")]
+    rows = [("action", "proven", "declared effects", "verifier", "maps", "vectors")]
     for a in r["actions"]:
         p = a["programs"][0]
         ok = sum(v["passed"] for v in a["vectors"])
+        proven = a["verdict"] + (" (re-classify)" if a["flow_key_affected"] else "")
         rows.append(
             (
                 Path(a["action"]).stem,
+                proven,
                 a["declared"] or "(none)",
                 f"accepted, {p['verifier_processed_insns']} insns",
                 ", ".join(a["maps"]) or "-",
@@ -426,8 +435,9 @@ def text_demo(r: Result) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "extframe demo: each bundled action is built with clang, loaded through the",
-        "kernel verifier, pinned in a private folder of bpffs, run on its packet",
-        "vectors with BPF_PROG_TEST_RUN, and unloaded.",
+        "kernel verifier, analysed (`extframe check`: what it is proven to change, and",
+        "whether OVS must re-classify after it), pinned in a private folder of bpffs,",
+        "run on its packet vectors with BPF_PROG_TEST_RUN, and unloaded.",
         "",
     ]
     lines += [
