@@ -142,14 +142,20 @@ def _encode(codec_of: MapTypes, entry: MapEntry, part: str) -> bytes:
         raise VectorError(e.message) from e
 
 
-def run_vectors(
-    obj: LoadedObject, vectors: VectorFile, program: str | None = None
-) -> list[Outcome]:
-    """Apply the set-up, run every vector in order, and check what came out."""
+def apply_setup(obj: LoadedObject, vectors: VectorFile) -> dict[str, MapTypes]:
+    """Fill the maps as the vectors' ``setup`` says; return the maps' types by name."""
     types: dict[str, MapTypes] = {}
     for entry in vectors.setup:
         m, t = _map(obj, entry.map, types)
         m.update(_encode(t, entry, "key"), _encode(t, entry, "value"))
+    return types
+
+
+def run_vectors(
+    obj: LoadedObject, vectors: VectorFile, program: str | None = None
+) -> list[Outcome]:
+    """Apply the set-up, run every vector in order, and check what came out."""
+    types = apply_setup(obj, vectors)
     prog = obj.program(program)
     outcomes = []
     for v in vectors.vector:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from extframe.build import BuildOptions, build
+from analyzer.effects import ProgramEffects
+from extframe.build import BuildOptions, build, object_for
+from extframe.check import check_file
 from extframe.loader import load_object
 from extframe.manifest import read_declared
 from extframe.packet import diff
@@ -18,8 +20,33 @@ pytestmark = pytest.mark.kernel
 SOURCES = sorted(ACTIONS.glob("*.c"))
 
 
-def test_the_three_first_actions_exist() -> None:
-    assert {"port_counter", "dec_ttl", "port_filter"} <= {s.stem for s in SOURCES}
+#: The library issue 4 asks for, by the name of each action.
+LIBRARY = {
+    "flow_counter",  # per-flow counters
+    "policer",  # token bucket per in_port
+    "port_knock",  # OpenState's port knocking
+    "syn_guard",  # SYN flood guard
+    "heavy_hitter",  # count-min sketch
+    "dec_ttl",  # TTL / hop limit
+    "mac_rewrite",
+    "nat44",
+    "vlan_push",
+    "vlan_pop",
+    "dscp_remark",
+    "payload_scrub",
+    "mark_setter",
+}
+
+#: Writers whose proven write set is still wider than what they declare:
+#: the analyzer names fields from byte spans joined over every frame layout
+#: (0-2 VLAN tags, IPv4 or IPv6), so a write at a fixed offset from the IP
+#: header lands in the fields of several layouts. Field-level precision is
+#: the next milestone; each entry must go when it is exact (the test says so).
+WIDER_THAN_DECLARED = {"dec_ttl", "nat44", "dscp_remark", "payload_scrub"}
+
+
+def test_the_library_is_complete() -> None:
+    assert {s.stem for s in SOURCES} >= LIBRARY
 
 
 @pytest.fixture(params=SOURCES, ids=[s.stem for s in SOURCES])
@@ -38,8 +65,41 @@ def test_vectors_pass(action: tuple[Path, Path]) -> None:
     assert failures == []
 
 
+@pytest.fixture(scope="module")
+def analysed() -> dict[str, ProgramEffects]:
+    out = {}
+    for src in SOURCES:
+        checked = check_file(src)
+        assert checked.rejected is None, src
+        (a,) = checked.analyses
+        out[src.stem] = a.effects
+    return out
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=[s.stem for s in SOURCES])
+def test_the_analyzer_proves_what_the_action_declares(
+    src: Path, analysed: dict[str, ProgramEffects]
+) -> None:
+    """read_only exactly when declared; every declared write found, and no other."""
+    effects = analysed[src.stem]
+    with object_for(src) as obj:
+        declared = read_declared(obj)
+    assert declared is not None
+    if declared.read_only:
+        assert effects.verdict == "read_only", effects.reasons
+        assert not effects.flow_key_affected
+        return
+    assert effects.verdict == "writes", effects.reasons
+    proven = effects.effect_names()
+    assert set(declared.writes) <= proven, set(declared.writes) - proven
+    if src.stem in WIDER_THAN_DECLARED:
+        assert proven != set(declared.writes), f"{src.stem} is exact now: take it off the list"
+    else:
+        assert proven == set(declared.writes)
+
+
 def test_declared_effects_match_what_the_vectors_change(action: tuple[Path, Path]) -> None:
-    """Until the analyzer lands, the declaration is checked against the packets.
+    """The declaration checked against the packets, independently of the analyzer.
 
     A read_only action must leave every vector's packet and metadata as they
     were; a writing action must change only fields it declares.
