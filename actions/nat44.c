@@ -51,12 +51,6 @@
  */
 #include "extframe.h"
 
-/* Any return value other than EXTFRAME_CONTINUE and EXTFRAME_DROP is an
- * error for OVS (see extframe.h); TC_ACT_UNSPEC is the conventional one. */
-#ifndef EXTFRAME_ERROR
-#define EXTFRAME_ERROR TC_ACT_UNSPEC
-#endif
-
 struct nat44_rule {
 	__be32 new_src;
 };

@@ -38,48 +38,9 @@
  */
 #include "extframe.h"
 
-/* Any return value other than EXTFRAME_CONTINUE and EXTFRAME_DROP is an
- * error for OVS (see extframe.h); TC_ACT_UNSPEC is the conventional one. */
-#ifndef EXTFRAME_ERROR
-#define EXTFRAME_ERROR TC_ACT_UNSPEC
-#endif
-
 EXTFRAME_EFFECTS(writes("length"));
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* The first 16 bytes of a tagged frame: the Ethernet addresses and the
- * outermost tag's TPID and TCI, written in one bpf_skb_store_bytes(). */
-struct vlan_tagged_head {
-	__u8 addrs[2 * ETH_ALEN];
-	__be16 tpid;
-	__be16 tci;
-};
-
-/* Inserts a tag (TPID and TCI in network byte order) between the Ethernet
- * addresses and what follows them, in the frame's bytes: the frame grows by
- * 4 bytes at the front, the addresses move back to offset 0 and the tag
- * fills the gap, so the old ethertype (or outer tag) now follows the new
- * tag.  Returns 0 or the helpers' negative errno; no packet pointer is
- * valid afterwards. */
-static __always_inline long
-vlan_insert_tag(struct __sk_buff *skb, __be16 tpid, __be16 tci)
-{
-	struct vlan_tagged_head head;
-	long err;
-
-	err = bpf_skb_load_bytes(skb, 0, head.addrs, sizeof(head.addrs));
-	if (err) {
-		return err;
-	}
-	head.tpid = tpid;
-	head.tci = tci;
-	err = bpf_skb_change_head(skb, sizeof(struct extframe_vlan_hdr), 0);
-	if (err) {
-		return err;
-	}
-	return bpf_skb_store_bytes(skb, 0, &head, sizeof(head), 0);
-}
 
 /* Entry point: pops the outermost tag, then puts back into the bytes the
  * tag that the helper moved into skb->vlan_tci. */
@@ -104,7 +65,7 @@ vlan_pop(struct __sk_buff *skb)
 		return EXTFRAME_ERROR;
 	}
 	if (skb->vlan_present
-	    && vlan_insert_tag(skb, (__be16)skb->vlan_proto,
+	    && extframe_vlan_insert_tag(skb, (__be16)skb->vlan_proto,
 			       bpf_htons((__u16)skb->vlan_tci))) {
 		return EXTFRAME_ERROR;
 	}

@@ -50,51 +50,12 @@
  */
 #include "extframe.h"
 
-/* Any return value other than EXTFRAME_CONTINUE and EXTFRAME_DROP is an
- * error for OVS (see extframe.h); TC_ACT_UNSPEC is the conventional one. */
-#ifndef EXTFRAME_ERROR
-#define EXTFRAME_ERROR TC_ACT_UNSPEC
-#endif
-
 #define VLAN_PUSH_VID_MASK 0x0fff
 #define VLAN_PUSH_VID_RESERVED 0x0fff
 
 EXTFRAME_EFFECTS(writes("length"));
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* The first 16 bytes of a tagged frame: the Ethernet addresses and the
- * outermost tag's TPID and TCI, written in one bpf_skb_store_bytes(). */
-struct vlan_tagged_head {
-	__u8 addrs[2 * ETH_ALEN];
-	__be16 tpid;
-	__be16 tci;
-};
-
-/* Inserts a tag (TPID and TCI in network byte order) between the Ethernet
- * addresses and what follows them, in the frame's bytes: the frame grows by
- * 4 bytes at the front, the addresses move back to offset 0 and the tag
- * fills the gap, so the old ethertype (or outer tag) now follows the new
- * tag.  Returns 0 or the helpers' negative errno; no packet pointer is
- * valid afterwards. */
-static __always_inline long
-vlan_insert_tag(struct __sk_buff *skb, __be16 tpid, __be16 tci)
-{
-	struct vlan_tagged_head head;
-	long err;
-
-	err = bpf_skb_load_bytes(skb, 0, head.addrs, sizeof(head.addrs));
-	if (err) {
-		return err;
-	}
-	head.tpid = tpid;
-	head.tci = tci;
-	err = bpf_skb_change_head(skb, sizeof(struct extframe_vlan_hdr), 0);
-	if (err) {
-		return err;
-	}
-	return bpf_skb_store_bytes(skb, 0, &head, sizeof(head), 0);
-}
 
 /* Returns nonzero when the argument is a TCI this action pushes: VID 1 to
  * 4094 and nothing above bit 15. */
@@ -137,7 +98,7 @@ vlan_push(struct __sk_buff *skb)
 		tpid = ETH_P_8021AD;
 	}
 
-	if (vlan_insert_tag(skb, bpf_htons(tpid), bpf_htons((__u16)arg))) {
+	if (extframe_vlan_insert_tag(skb, bpf_htons(tpid), bpf_htons((__u16)arg))) {
 		return EXTFRAME_ERROR;
 	}
 	return EXTFRAME_CONTINUE;

@@ -246,20 +246,16 @@ class Codec:
         wanted = self.encode(expected, what)
         if wanted == raw:
             return []
-        return [f"{what}: {_show(self.decode(raw))}, want {_show(self.decode(wanted))}"]
-
-
-def _show(v: Value) -> str:
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_show(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
-    return str(v)
+        return [f"{what}: {show(self.decode(raw))}, want {show(self.decode(wanted))}"]
 
 
 def show(v: Value) -> str:
     """A decoded value on one line, in the vectors files' own notation."""
-    return _show(v)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {show(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(show(x) for x in v) + "]"
+    return str(v)
 
 
 def _int_bytes(value: int, size: int, big: bool, what: str, signed: bool = False) -> bytes:
@@ -358,11 +354,8 @@ def map_types(fd: int) -> MapTypes:
 # ---------------------------------------------------------------- dumping
 
 
-def dump(fd: int, name: str | None = None, keys: list[bytes] | None = None) -> dict[str, Any]:
-    """Every entry of the map behind ``fd``, decoded; arrays skip all-zero entries.
-
-    ``keys``: the keys to show, in that order (default: all, sorted).
-    """
+def dump(fd: int, name: str | None = None) -> dict[str, Any]:
+    """Every entry of the map behind ``fd``, decoded, sorted; arrays skip all-zero entries."""
     # Imported here: the loader imports nothing of this module's.
     from extframe.loader import LoadedMap
 
@@ -394,12 +387,11 @@ def dump(fd: int, name: str | None = None, keys: list[bytes] | None = None) -> d
     if "array" not in kind and "hash" not in kind and "lpm" not in kind:
         out["note"] = f"{kind} maps hold no entries to list"
         return out
-    found = sorted(m.keys(), key=lambda k: k[::-1]) if keys is None else keys
-    for key in found:
+    for key in sorted(m.keys(), key=lambda k: k[::-1]):
         raw = m.lookup(key)
         if raw is None:
             continue
-        if "array" in kind and keys is None and not any(raw):
+        if "array" in kind and not any(raw):
             out["zero_entries_hidden"] += 1
             continue
         out["entries"].append({"key": t.key.decode(key), "value": t.value.decode(raw)})

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.effects import ProgramEffects
+
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ROOT / "actions"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -60,6 +62,20 @@ def bpffs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setenv("EXTFRAME_BPFFS", str(mount))
     yield mount / "extframe"
     shutil.rmtree(mount, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def action_effects() -> dict[str, ProgramEffects]:
+    """``extframe check`` of every bundled action, by name: done once for all tests."""
+    from extframe.check import check_file
+
+    out: dict[str, ProgramEffects] = {}
+    for src in sorted(ACTIONS.glob("*.c")):
+        checked = check_file(src)
+        assert checked.rejected is None, src
+        (analysis,) = checked.analyses
+        out[src.stem] = analysis.effects
+    return out
 
 
 @pytest.fixture(scope="session")

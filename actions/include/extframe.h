@@ -20,8 +20,9 @@
  * Verdict (the program's return value)
  *   EXTFRAME_CONTINUE (TC_ACT_OK)    OVS goes on with the next action.
  *   EXTFRAME_DROP     (TC_ACT_SHOT)  OVS drops the packet and counts a drop.
- *   anything else                    an error: OVS drops the packet and
- *                                    counts an error for the action.
+ *   EXTFRAME_ERROR    (TC_ACT_UNSPEC) or anything else: an error; OVS drops
+ *                                    the packet and counts an error for
+ *                                    the action.
  *
  * Metadata (struct __sk_buff field <-> OVS)
  *   cb[0]     in    the OVS input port (odp port number)  extframe_in_port()
@@ -73,6 +74,8 @@
 /* Verdicts.  See the header comment: any other value is an error. */
 #define EXTFRAME_CONTINUE TC_ACT_OK
 #define EXTFRAME_DROP TC_ACT_SHOT
+/* The conventional error: OVS drops the packet and counts an error. */
+#define EXTFRAME_ERROR TC_ACT_UNSPEC
 
 /*
  * EXTFRAME_EFFECTS(...) - declare what the action may change.
@@ -514,6 +517,46 @@ extframe_parse_l2_l4(const struct __sk_buff *skb, struct extframe_hdrs *h)
 		break;
 	}
 	return 0;
+}
+
+/* VLAN tags in the bytes
+ *
+ * bpf_skb_vlan_push() puts a tag in skb->vlan_tci, hardware-acceleration
+ * metadata that BPF_PROG_TEST_RUN does not return, so OVS would never see
+ * it.  extframe_vlan_insert_tag() pushes the tag into the frame's bytes.
+ */
+
+/* The first 16 bytes of a tagged frame: the Ethernet addresses and the
+ * outermost tag's TPID and TCI, written in one bpf_skb_store_bytes(). */
+struct extframe_vlan_tagged_head {
+	__u8 addrs[2 * ETH_ALEN];
+	__be16 tpid;
+	__be16 tci;
+};
+
+/* Inserts a tag (TPID and TCI in network byte order) between the Ethernet
+ * addresses and what follows them, in the frame's bytes: the frame grows by
+ * 4 bytes at the front, the addresses move back to offset 0 and the tag
+ * fills the gap, so the old ethertype (or outer tag) now follows the new
+ * tag.  Returns 0 or the helpers' negative errno; no packet pointer is
+ * valid afterwards.  Declare writes("length"). */
+static __always_inline long
+extframe_vlan_insert_tag(struct __sk_buff *skb, __be16 tpid, __be16 tci)
+{
+	struct extframe_vlan_tagged_head head;
+	long err;
+
+	err = bpf_skb_load_bytes(skb, 0, head.addrs, sizeof(head.addrs));
+	if (err) {
+		return err;
+	}
+	head.tpid = tpid;
+	head.tci = tci;
+	err = bpf_skb_change_head(skb, sizeof(struct extframe_vlan_hdr), 0);
+	if (err) {
+		return err;
+	}
+	return bpf_skb_store_bytes(skb, 0, &head, sizeof(head), 0);
 }
 
 /* Checksums */

@@ -9,7 +9,6 @@ import pytest
 
 from analyzer.effects import ProgramEffects
 from extframe.build import BuildOptions, build, object_for
-from extframe.check import check_file
 from extframe.loader import load_object
 from extframe.manifest import read_declared
 from extframe.packet import diff
@@ -65,23 +64,12 @@ def test_vectors_pass(action: tuple[Path, Path]) -> None:
     assert failures == []
 
 
-@pytest.fixture(scope="module")
-def analysed() -> dict[str, ProgramEffects]:
-    out = {}
-    for src in SOURCES:
-        checked = check_file(src)
-        assert checked.rejected is None, src
-        (a,) = checked.analyses
-        out[src.stem] = a.effects
-    return out
-
-
 @pytest.mark.parametrize("src", SOURCES, ids=[s.stem for s in SOURCES])
 def test_the_analyzer_proves_what_the_action_declares(
-    src: Path, analysed: dict[str, ProgramEffects]
+    src: Path, action_effects: dict[str, ProgramEffects]
 ) -> None:
     """read_only exactly when declared; every declared write found, and no other."""
-    effects = analysed[src.stem]
+    effects = action_effects[src.stem]
     with object_for(src) as obj:
         declared = read_declared(obj)
     assert declared is not None

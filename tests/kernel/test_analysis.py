@@ -99,9 +99,10 @@ def test_the_table_covers_every_crafted_program() -> None:
 
 
 @pytest.fixture(scope="module")
-def checked() -> dict[str, ProgramEffects]:
-    out: dict[str, ProgramEffects] = {}
-    for src in [*CRAFTED, *ACTION_SOURCES]:
+def checked(action_effects: dict[str, ProgramEffects]) -> dict[str, ProgramEffects]:
+    out: dict[str, ProgramEffects] = dict(action_effects)
+    for src in CRAFTED:
+        assert src.stem not in out, f"{src.name} would shadow the action of that name"
         result = check_file(src)
         assert result.rejected is None, src
         (analysis,) = result.analyses
