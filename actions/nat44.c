@@ -71,26 +71,27 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAT44_IP_OFF_MAX \
 	(ETH_HLEN + EXTFRAME_VLAN_MAX * sizeof(struct extframe_vlan_hdr))
 
-/* Returns the offset of the TCP or UDP checksum of a packet whose IP header
- * (of 'ihl' words) is at 'ip_off', or 0 when there is none to update:
- * another protocol, a later fragment or a truncated L4 header (h->l4 is
- * NULL for the last two).  No L4 checksum lies at offset 0, so 0 is free
- * to mean "none". */
-static __always_inline __u32
-nat44_l4_csum_offset(const struct extframe_hdrs *h, __u32 ip_off, __u32 ihl)
-{
-	__u32 l4_off = ip_off + ihl * 4;
+/* Which L4 checksum covers the source address through the pseudo-header. */
+enum nat44_l4 {
+	NAT44_L4_NONE,	/* another protocol, a later fragment or a truncated
+			 * L4 header (h->l4 is NULL for the last two) */
+	NAT44_L4_TCP,
+	NAT44_L4_UDP,
+};
 
+static __always_inline enum nat44_l4
+nat44_l4_kind(const struct extframe_hdrs *h)
+{
 	if (!h->l4) {
-		return 0;
+		return NAT44_L4_NONE;
 	}
 	if (h->ip_proto == IPPROTO_TCP) {
-		return l4_off + offsetof(struct tcphdr, check);
+		return NAT44_L4_TCP;
 	}
 	if (h->ip_proto == IPPROTO_UDP) {
-		return l4_off + offsetof(struct udphdr, check);
+		return NAT44_L4_UDP;
 	}
-	return 0;
+	return NAT44_L4_NONE;
 }
 
 /* Entry point: looks up the IPv4 source address, then writes the new one
@@ -104,8 +105,8 @@ nat44(struct __sk_buff *skb)
 	struct nat44_rule *rule;
 	struct extframe_hdrs h;
 	__be32 old_src, new_src;
-	__u32 ip_off, src_off, csum_off, l4_csum_off;
-	__u64 l4_flags;
+	__u32 ip_off, l4_off;
+	enum nat44_l4 l4;
 
 	if (extframe_parse_l2_l4(skb, &h) < 0 || !h.ip) {
 		return EXTFRAME_CONTINUE;
@@ -123,26 +124,36 @@ nat44(struct __sk_buff *skb)
 	if (ip_off > NAT44_IP_OFF_MAX) {
 		return EXTFRAME_ERROR;
 	}
-	src_off = ip_off + offsetof(struct iphdr, saddr);
-	csum_off = ip_off + offsetof(struct iphdr, check);
-	l4_csum_off = nat44_l4_csum_offset(&h, ip_off, h.ip->ihl);
-	l4_flags = BPF_F_PSEUDO_HDR | sizeof(new_src);
-	if (h.ip_proto == IPPROTO_UDP) {
-		l4_flags |= BPF_F_MARK_MANGLED_0;
-	}
+	l4_off = ip_off + h.ip->ihl * 4;
+	l4 = nat44_l4_kind(&h);
 
 	/* From here on no packet pointer is valid. */
-	if (bpf_skb_store_bytes(skb, src_off, &new_src, sizeof(new_src), 0)) {
+	if (bpf_skb_store_bytes(skb, ip_off + offsetof(struct iphdr, saddr),
+				&new_src, sizeof(new_src), 0)) {
 		return EXTFRAME_ERROR;
 	}
-	if (bpf_l3_csum_replace(skb, csum_off, old_src, new_src,
-				sizeof(new_src))) {
+	if (bpf_l3_csum_replace(skb, ip_off + offsetof(struct iphdr, check),
+				old_src, new_src, sizeof(new_src))) {
 		return EXTFRAME_ERROR;
 	}
-	if (l4_csum_off
-	    && bpf_l4_csum_replace(skb, l4_csum_off, old_src, new_src,
-				   l4_flags)) {
-		return EXTFRAME_ERROR;
+	/* One call per protocol, each with its own constant offset, rather
+	 * than one call with an offset that is 0 for "none": the write set
+	 * then names tcp.csum and udp.csum, not every byte up to them. */
+	if (l4 == NAT44_L4_TCP) {
+		if (bpf_l4_csum_replace(skb,
+					l4_off + offsetof(struct tcphdr, check),
+					old_src, new_src,
+					BPF_F_PSEUDO_HDR | sizeof(new_src))) {
+			return EXTFRAME_ERROR;
+		}
+	} else if (l4 == NAT44_L4_UDP) {
+		if (bpf_l4_csum_replace(skb,
+					l4_off + offsetof(struct udphdr, check),
+					old_src, new_src,
+					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0
+					| sizeof(new_src))) {
+			return EXTFRAME_ERROR;
+		}
 	}
 	return EXTFRAME_CONTINUE;
 }

@@ -46,6 +46,7 @@ from analyzer.provenance import (
     analyze_provenance,
     ctx_field,
 )
+from analyzer.symbolic import Lin, Naming, name_write
 from analyzer.verifier_log import ParsedLog, check_program, parse_log
 
 __all__ = [
@@ -72,8 +73,10 @@ class PacketWrite(BaseModel):
     ``offset_min``/``offset_max``: the lowest and highest byte it may write
     (inclusive; ``offset_max`` None: no upper bound is known). ``size``:
     bytes written at once (None when an argument decides). ``fields``: the
-    header fields in that span over the layouts the path allows. ``via``:
-    ``store``, ``atomic`` or the helper/kfunc. ``evidence``: who saw it.
+    header fields it may hit, over every frame layout its paths allow
+    (analyzer/symbolic.py). ``flow_key``: whether one of those bytes may be
+    in OVS's flow key. ``via``: ``store``, ``atomic`` or the helper/kfunc.
+    ``evidence``: who saw it.
     """
 
     insn: int
@@ -81,6 +84,7 @@ class PacketWrite(BaseModel):
     offset_max: int | None
     size: int | None
     fields: list[str]
+    flow_key: bool
     source: str | None
     via: str
     evidence: list[Evidence]
@@ -365,7 +369,10 @@ class _Verdict:
             name = ctx_field(self.prog_type, a.lo) if a.lo is not None else "ctx"
             self.add_metadata(f"meta.{name}", a.insn, a.via)
             return
-        self.add_write(a.insn, a.lo or 0, a.hi, a.size, a.via, "static", a.facts)
+        lo = a.lo or 0
+        start = a.start if a.start is not None else Lin((), lo, _first_start(lo, a.hi, a.size))
+        naming = name_write(start, a.size if a.start is not None or a.hi is None else 1, a.facts)
+        self.add_write(a.insn, lo, a.hi, a.size, a.via, "static", naming)
 
     def add_metadata(self, name: str, insn: int, via: str) -> None:
         self.metadata[(name, insn)] = MetadataWrite(
@@ -384,19 +391,23 @@ class _Verdict:
         size: int | None,
         via: str,
         evidence: Evidence,
-        facts: frozenset[tuple[int, int]] = frozenset(),
+        naming: Naming,
     ) -> None:
         key = (insn, via)
         old = self.writes.get(key)
+        fields, flow_key = set(naming.fields), naming.flow_key
         if old is not None:
             lo = min(lo, old.offset_min)
             hi = None if hi is None or old.offset_max is None else max(hi, old.offset_max)
+            fields |= set(old.fields)
+            flow_key = flow_key or old.flow_key
         self.writes[key] = PacketWrite(
             insn=insn,
             offset_min=lo,
             offset_max=hi,
             size=size,
-            fields=fields_in_span(lo, hi, facts),
+            fields=sorted(fields),
+            flow_key=flow_key,
             source=self.source(insn),
             via=via,
             evidence=sorted({evidence, *(old.evidence if old else ())}),
@@ -569,7 +580,7 @@ class _Verdict:
                         resolution="kept as a packet write",
                     )
                 )
-                self.add_write(index, lo, hi, size, via, "verifier")
+                self.add_write(index, lo, hi, size, via, "verifier", _blind(lo, hi))
                 continue
             # Both see a packet write. Each span should cover every real
             # write, so the intersection would do; the union is kept instead,
@@ -586,7 +597,11 @@ class _Verdict:
                         resolution="kept both spans",
                     )
                 )
-            self.add_write(index, lo, hi, size, via, "verifier", self.facts_at(index))
+            # The static witness names the fields from what its paths knew;
+            # a span it does not cover is named knowing nothing.
+            covered = s_lo <= lo and (s_hi is None or (hi is not None and hi <= s_hi))
+            naming = Naming(frozenset(write.fields), write.flow_key) if covered else _blind(lo, hi)
+            self.add_write(index, lo, hi, size, via, "verifier", naming)
         for index, write in static_pkt.items():
             if index in spans:
                 continue
@@ -624,18 +639,11 @@ class _Verdict:
                         "offset_min": 0,
                         "offset_max": None,
                         "fields": fields_in_span(0, None),
+                        "flow_key": True,
                         "note": f"the layout changes ({self.where(first)}): offsets are not "
                         "fixed to the original frame",
                     }
                 )
-
-    def facts_at(self, index: int) -> frozenset[tuple[int, int]]:
-        if self.prov is None:
-            return frozenset()
-        for a in self.prov.accesses:
-            if a.insn == index and a.target == "pkt":
-                return a.facts
-        return frozenset()
 
     # -- the answer ---------------------------------------------------------------------
 
@@ -647,10 +655,12 @@ class _Verdict:
         return "read_only"
 
     def flow_key_affected(self, verdict: Verdict) -> bool:
-        # A packet byte at a fixed offset may be a flow-key byte for some
-        # frame (IPv4 options, IPv6 extension headers and VLAN tags move the
-        # headers), so every packet write counts; see docs/decisions/0003.
-        if verdict == "unknown" or self.writes or self.lengths:
+        # A write counts unless every frame layout its paths allow puts all
+        # of its bytes outside the flow key (payload, checksums): see
+        # analyzer/symbolic.py and docs/decisions/0003.
+        if verdict == "unknown" or self.lengths:
+            return True
+        if any(w.flow_key for w in self.writes.values()):
             return True
         return any(m.classifier_visible for m in self.metadata.values())
 
@@ -684,6 +694,18 @@ class _Verdict:
                 f"(static: {d.static}; verifier: {d.verifier}): {d.resolution}"
             )
         return out
+
+
+def _first_start(lo: int, hi: int | None, size: int | None) -> int | None:
+    """The last first byte of a write of ``size`` bytes whose bytes lie in ``[lo, hi]``."""
+    if hi is None or size is None:
+        return hi
+    return max(lo, hi - size + 1)
+
+
+def _blind(lo: int, hi: int | None) -> Naming:
+    """The fields bytes ``[lo, hi]`` may hit on a path about which nothing is known."""
+    return name_write(Lin((), lo, hi), 1, frozenset())
 
 
 def _span(lo: int, hi: int | None) -> str:

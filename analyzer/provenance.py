@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from analyzer import symbolic as sym
 from analyzer.cfg import Cfg
 from analyzer.helpers import HelperEffect, helper_by_id, kfunc_by_name
 from analyzer.insn import (
@@ -53,6 +54,7 @@ from analyzer.insn import (
     BPF_JGT,
     BPF_JLE,
     BPF_JLT,
+    BPF_JMP,
     BPF_JMP32,
     BPF_JNE,
     BPF_JSGE,
@@ -63,6 +65,7 @@ from analyzer.insn import (
     BPF_MOD,
     BPF_MOV,
     BPF_MUL,
+    BPF_OR,
     BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_FUNC,
     BPF_PSEUDO_MAP_FD,
@@ -75,6 +78,14 @@ from analyzer.insn import (
     BPF_X,
     BPF_XCHG,
     Insn,
+)
+from analyzer.symbolic import (
+    Bits,
+    Facts,
+    Lin,
+    join_facts,
+    layout_signature,
+    learn,
 )
 
 __all__ = [
@@ -130,8 +141,10 @@ class Atom:
     For ``scalar``, the unsigned value range. For pointers, the offset from
     the base. ``frame``: the call depth a ``stack`` pointer points into.
     ``name``: the map of a ``map_ptr``/``map_value``. ``sid``: scalars copied
-    from one value share it (a branch refines them all). ``origin``: a scalar
-    loaded unchanged from the packet at a fixed ``(offset, size, swapped)``.
+    from one value share it (a branch refines them all). ``lin``: the value
+    (scalar) or offset (``pkt``) as a sum of packet bit fields and a constant
+    (analyzer/symbolic.py), when the analysis knows it: a TCP header's
+    position is ``14 + 4·ihl``, whatever the IHL.
     """
 
     kind: Kind
@@ -140,7 +153,10 @@ class Atom:
     frame: int = 0
     name: str = ""
     sid: int | None = None
-    origin: tuple[int, int, bool] | None = None
+    lin: Lin | None = None
+    # (n, lin): the low n bytes of this scalar are ``lin`` (a wide read of
+    # a struct on the stack whose first member was stored narrow).
+    low: tuple[int, Lin] | None = None
 
     @property
     def fixed(self) -> int | None:
@@ -178,8 +194,17 @@ def _join_atom(a: Atom, b: Atom) -> Atom:
         a.frame,
         a.name,
         a.sid if a.sid == b.sid else None,
-        a.origin if a.origin == b.origin else None,
+        _join_lin(a.lin, b.lin),
+        a.low if a.low == b.low else None,
     )
+
+
+def _join_lin(a: Lin | None, b: Lin | None) -> Lin | None:
+    if a is None or b is None or a.terms != b.terms:
+        return None
+    if a == b:
+        return a
+    return Lin(a.terms, min(a.lo, b.lo), None if a.hi is None or b.hi is None else max(a.hi, b.hi))
 
 
 def join(*vals: Val) -> Val:
@@ -197,7 +222,14 @@ def _widen_atom(old: Atom, new: Atom) -> Atom:
     hi = new.hi if old.hi is not None and new.hi is not None and new.hi <= old.hi else None
     if new.kind == "scalar":
         lo, hi = (0 if lo is None else lo), (U64 if hi is None else hi)
-    return replace(new, lo=lo, hi=hi)
+    lin = new.lin
+    if lin is not None and old.lin is not None and lin != old.lin:
+        # Grown upwards: open the constant part upwards; downwards: drop it.
+        lin = None if lin.lo < old.lin.lo else Lin(lin.terms, lin.lo, None)
+    if lin is not None and new.kind == "scalar" and lin.hi is None:
+        lin = None  # a scalar's symbolic value is exact or nothing
+    low = new.low if new.low == old.low else None
+    return replace(new, lo=lo, hi=hi, lin=lin, low=low)
 
 
 def _widen(old: Val, new: Val) -> Val:
@@ -212,12 +244,15 @@ def _widen(old: Val, new: Val) -> Val:
 class Frame:
     regs: Mapping[int, Val]
     stack: Mapping[int, Val]  # 8-aligned offset (negative) → value of that slot
+    # (offset, size) → the number a narrow store left there, while no other
+    # write touched those bytes: a u16 field of a struct on the stack.
+    narrow: Mapping[tuple[int, int], Val] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class State:
     frames: tuple[Frame, ...]
-    facts: frozenset[tuple[int, int]] = frozenset()  # (packet offset, byte value)
+    facts: Facts = frozenset()  # bit fields of the packet the path compared
 
     @property
     def top(self) -> Frame:
@@ -227,12 +262,20 @@ class State:
         self, regs: Mapping[int, Val] | None = None, stack: Mapping[int, Val] | None = None
     ) -> State:
         f = self.top
-        new = Frame(f.regs if regs is None else regs, f.stack if stack is None else stack)
+        if stack is None:
+            new = Frame(f.regs if regs is None else regs, f.stack, f.narrow)
+        else:
+            new = Frame(f.regs if regs is None else regs, stack)
         return replace(self, frames=(*self.frames[:-1], new))
 
-    def with_frame(self, depth: int, stack: Mapping[int, Val]) -> State:
+    def with_frame(
+        self,
+        depth: int,
+        stack: Mapping[int, Val],
+        narrow: Mapping[tuple[int, int], Val] | None = None,
+    ) -> State:
         frames = list(self.frames)
-        frames[depth] = Frame(frames[depth].regs, stack)
+        frames[depth] = Frame(frames[depth].regs, stack, narrow or {})
         return replace(self, frames=tuple(frames))
 
     def reg(self, r: int) -> Val:
@@ -263,11 +306,17 @@ def _join_maps(
 def _join_states(old: State, new: State, widen: bool) -> State:
     frames = tuple(
         Frame(
-            _join_maps(fo.regs, fn.regs, widen, None), _join_maps(fo.stack, fn.stack, widen, _TOP)
+            _join_maps(fo.regs, fn.regs, widen, None),
+            _join_maps(fo.stack, fn.stack, widen, _TOP),
+            {
+                k: _widen(fo.narrow[k], j) if widen else j
+                for k in fo.narrow.keys() & fn.narrow.keys()
+                for j in (join(fo.narrow[k], fn.narrow[k]),)
+            },
         )
         for fo, fn in zip(old.frames, new.frames, strict=True)
     )
-    return State(frames, old.facts & new.facts)
+    return State(frames, join_facts(old.facts, new.facts))
 
 
 # --- results --------------------------------------------------------------------
@@ -280,8 +329,9 @@ class MemoryAccess:
     ``target``: ``pkt`` (``lo``/``hi``: the byte span it may write, None
     unbounded), ``pkt_meta``, ``ctx`` (``lo``/``hi``: the context offset) or
     ``unknown`` (a base of unknown provenance: anywhere). ``via``: ``store``,
-    ``atomic``, or the helper/kfunc name. ``facts``: packet bytes the path
-    compared with constants before the write.
+    ``atomic``, or the helper/kfunc name. ``start``: for ``pkt``, the first
+    byte as a symbolic position when known. ``facts``: what the path knew
+    about packet bit fields (analyzer/symbolic.py names the fields from them).
     """
 
     insn: int
@@ -290,7 +340,8 @@ class MemoryAccess:
     hi: int | None
     size: int | None
     via: str
-    facts: frozenset[tuple[int, int]] = frozenset()
+    facts: Facts = frozenset()
+    start: Lin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +387,11 @@ def ctx_field(prog_type: ProgType, offset: int) -> str:
 # --- the interpreter ------------------------------------------------------------
 
 Context = tuple[int, ...]  # call sites from the entry: one per pushed frame
+Key = tuple[Context, int, object]  # context, instruction, layout signature
+MAX_LAYOUTS = 48  # frame layouts kept apart at one instruction; more are joined
+_NEVER_NULL = frozenset({"pkt", "pkt_meta", "pkt_end", "stack", "ctx", "map_value"})
+_SHAPED = ("~",)
+_MERGED = ("*",)
 
 
 @dataclass
@@ -344,21 +400,43 @@ class _Run:
     prog_type: ProgType
     map_names: Mapping[int, tuple[str, str]]  # insn → ("map" | "data", name) of a relocated load
     kfunc_names: Mapping[int, str]  # insn index → kfunc name
-    states: dict[tuple[Context, int], State] = field(default_factory=dict)
-    joins: dict[tuple[Context, int], int] = field(default_factory=dict)
+    states: dict[Key, State] = field(default_factory=dict)
+    layouts: dict[tuple[Context, int], set[object]] = field(default_factory=dict)
+    exits: dict[Context, State] = field(default_factory=dict)
+    joins: dict[Key, int] = field(default_factory=dict)
     accesses: set[MemoryAccess] = field(default_factory=set)
     calls: dict[tuple[int, str], CallSite] = field(default_factory=dict)
     map_reads: dict[str, set[int]] = field(default_factory=dict)
     map_writes: dict[str, set[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    work: list[tuple[Context, int]] = field(default_factory=list)
+    work: list[Key] = field(default_factory=list)
     returns: dict[Context, set[tuple[Context, int]]] = field(default_factory=dict)
     steps: int = 0
 
     # -- propagation ----------------------------------------------------------
 
     def push(self, ctx: Context, index: int, state: State) -> None:
-        key = (ctx, index)
+        """Join ``state`` into what is known at ``index``, apart per frame layout.
+
+        Paths that learned different frame layouts (tagged or not, IPv4 or
+        IPv6, TCP or UDP), or hold packet pointers at different offsets (a
+        header parsed or found truncated), stay apart, so that a header
+        pointer keeps its one offset per layout, as on the verifier's own
+        paths: trace partitioning, bounded by MAX_LAYOUTS. Past the bound,
+        paths are joined per link and network layer only (an IPv6 header
+        keeps its offset however many extension headers follow it).
+        """
+        seen = self.layouts.setdefault((ctx, index), set())
+        layout = layout_signature(state.facts)
+        sig: object = (layout, _packet_pointers(state, exact=True))
+        if sig not in seen and len(seen) >= MAX_LAYOUTS:
+            sig = (_SHAPED, layout, _packet_pointers(state, exact=False))
+            if sig not in seen and len(seen) >= 2 * MAX_LAYOUTS:
+                sig = (_MERGED, sym.network_prefix(layout))
+        seen.add(sig)
+        if isinstance(sig, tuple) and sig[0] == _MERGED:
+            state = _anchor_state(state)
+        key = (ctx, index, sig)
         old = self.states.get(key)
         if old is None:
             self.states[key] = state
@@ -379,9 +457,8 @@ class _Run:
             if self.steps > MAX_STEPS:
                 self.problems.append(f"the analysis gave up after {MAX_STEPS} steps")
                 return
-            ctx, index = self.work.pop()
-            state = self.states[(ctx, index)]
-            self.step(ctx, index, state)
+            ctx, index, sig = self.work.pop()
+            self.step(ctx, index, self.states[(ctx, index, sig)])
 
     # -- one instruction ------------------------------------------------------
 
@@ -457,15 +534,13 @@ class _Run:
         dst = state.reg(insn.dst)
         if op == BPF_END:
             bits = insn.imm
-            origin = _single_origin(dst)
             val: Val = scalar(0, (1 << bits) - 1 if bits < 64 else U64)
             swaps = is64 or insn.opcode & BPF_TO_BE == BPF_TO_BE
-            if origin is not None and origin[1] * 8 == bits and swaps:
-                val = (
-                    Atom(
-                        "scalar", 0, (1 << bits) - 1, origin=(origin[0], origin[1], not origin[2])
-                    ),
-                )
+            lin = _single_lin(dst)
+            if lin is not None:
+                lin = sym.swap_bytes(lin, bits // 8) if swaps else sym.mask(lin, (1 << bits) - 1)
+            if lin is not None:
+                val = (replace(val[0], lin=lin),)
             return self.set(state, insn.dst, val)
         if insn.opcode & BPF_X:
             src = state.reg(insn.src)
@@ -494,6 +569,10 @@ class _Run:
             return self.set(state, insn.dst, src)
         if op in (BPF_ADD, BPF_SUB) and is64:
             return self.set(state, insn.dst, _add_sub(dst, src, op == BPF_SUB))
+        if op == BPF_SUB and not is64:
+            diff = _pkt32_difference(dst, src)
+            if diff is not None:
+                return self.set(state, insn.dst, diff)
         if any(a.kind != "scalar" for a in (*dst, *src)):
             # Pointer arithmetic other than add/sub, or 32-bit: the verifier
             # refuses it on packet pointers; what is left is not followed.
@@ -501,7 +580,7 @@ class _Run:
             return self.set(state, insn.dst, _UNKNOWN if pointer else _TOP)
         if op in (BPF_DIV, BPF_MOD) and insn.off == 1:  # sdiv, smod
             return self.set(state, insn.dst, scalar() if is64 else scalar(0, U32))
-        return self.set(state, insn.dst, _scalar_op(op, dst, src, is64))
+        return self.set(state, insn.dst, _with_lin(_scalar_op(op, dst, src, is64), op, dst, src))
 
     # -- memory -------------------------------------------------------------------
 
@@ -538,18 +617,23 @@ class _Run:
             c = atom.fixed
             pointer = _CTX_POINTERS[self.prog_type].get(c + off) if c is not None else None
             if pointer is not None:
-                return (Atom(pointer, 0, 0),)
+                return (Atom(pointer, 0, 0, lin=sym.const(0) if pointer == "pkt" else None),)
             return scalar(0, (1 << (8 * size)) - 1)
         if kind == "stack":
             return self.stack_read(atom, off, size, state)
         if kind in ("pkt", "pkt_meta"):
-            if kind == "pkt" and atom.fixed is not None and size <= 4:
-                return (
-                    Atom(
-                        "scalar", 0, (1 << (8 * size)) - 1, origin=(atom.fixed + off, size, False)
-                    ),
-                )
-            return scalar(0, (1 << (8 * size)) - 1)
+            limit = (1 << (8 * size)) - 1
+            if (
+                kind == "pkt"
+                and atom.lin is not None
+                and atom.lin.fixed
+                and sym.anchored(atom.lin) is None
+            ):
+                # Little-endian: byte i of the value is the packet byte at pos + i.
+                pos = atom.lin.plus(off)
+                terms = tuple(sorted((Bits(pos.plus(i), 0, 8), 1 << (8 * i)) for i in range(size)))
+                return (Atom("scalar", 0, limit, lin=Lin(terms, 0, 0)),)
+            return scalar(0, limit)
         if kind == "map_value":
             self.map_reads.setdefault(atom.name, set()).add(index)
             return scalar(0, (1 << (8 * size)) - 1)
@@ -567,12 +651,23 @@ class _Run:
         lo, hi = atom.lo + off, atom.hi + off
         if lo == hi and size == 8 and lo % 8 == 0:
             return stack.get(lo, _TOP)  # a fill; reading an unset slot is refused
+        narrow = state.frames[atom.frame].narrow
+        kept = narrow.get((lo, size)) if lo == hi else None
+        if kept is not None:
+            return kept
+        low = None
+        if lo == hi and size <= 4:
+            for (n_lo, n_size), v in narrow.items():
+                if n_lo == lo and n_size < size and len(v) == 1 and v[0].lin is not None:
+                    low = (n_size, v[0].lin)
         # A narrow, unaligned or variable read: bytes of whatever the slots
         # hold. The verifier makes a number of a pointer read in part; a
         # pointer is kept here all the same (a store through it would be
         # refused, so keeping it costs nothing and needs no trust).
         covered = [v for s, v in stack.items() if s < hi + size and s + 8 > lo]
         pointers = [v for v in covered if any(a.kind != "scalar" for a in v)]
+        if low is not None and not pointers:
+            return (replace(number[0], low=low),)
         return join(number, *pointers)
 
     def store(
@@ -595,8 +690,11 @@ class _Run:
             hi: int | None = None if atom.hi is None else atom.hi + off + size - 1
             if kind == "unknown":
                 lo, hi = None, None
-            self.accesses.add(MemoryAccess(index, kind, lo, hi, size, via, state.facts))
-            return state
+            start = atom.lin.plus(off) if kind == "pkt" and atom.lin is not None else None
+            self.accesses.add(MemoryAccess(index, kind, lo, hi, size, via, state.facts, start))
+            if kind == "pkt" and start is None:
+                start = Lin((), lo or 0, None if hi is None else hi - size + 1)
+            return replace(state, facts=sym.forget(state.facts, start, size))
         if kind == "ctx":
             c = atom.fixed
             self.accesses.add(
@@ -628,10 +726,24 @@ class _Run:
                 stack[s] = join(stack[s], value, _TOP)
             return state.with_frame(atom.frame, stack)
         lo, hi = atom.lo + off, atom.hi + off
+        narrow = {
+            k: v
+            for k, v in state.frames[atom.frame].narrow.items()
+            if k[0] + k[1] <= lo or k[0] >= hi + size
+        }
         exact = strong and lo == hi and lo % 8 == 0 and size == 8
         if exact:
             stack[lo] = value
-            return state.with_frame(atom.frame, stack)
+            return state.with_frame(atom.frame, stack, narrow)
+        if (
+            strong
+            and lo == hi
+            and len(value) == 1
+            and value[0].kind == "scalar"
+            and value[0].hi is not None
+            and value[0].hi < 1 << (8 * size)
+        ):
+            narrow[(lo, size)] = value
         stored = value if size == 8 else scalar(0, (1 << (8 * size)) - 1)
         first, last = max(lo - lo % 8, -_STACK_SIZE), min(hi + size - 1, -1)
         for s in range(first, last + 1, 8):
@@ -640,7 +752,7 @@ class _Run:
                 stack[s] = _TOP if s not in stack or size < 8 else stored
             else:
                 stack[s] = join(stack.get(s, _TOP), stored, _TOP)
-        return state.with_frame(atom.frame, stack)
+        return state.with_frame(atom.frame, stack, narrow)
 
     # -- jumps ----------------------------------------------------------------------
 
@@ -667,30 +779,43 @@ class _Run:
         self, state: State, insn: Insn, reg: Val, op: int, k: int | None, taken: bool
     ) -> State | None:
         """``state`` on one side of a conditional jump; None if that side cannot happen."""
+        pointer = any(a.kind != "scalar" for a in reg)
+        if (
+            k == 0
+            and op in (BPF_JEQ, BPF_JNE)
+            and (len(reg) > 1 or pointer)
+            and insn.insn_class == BPF_JMP
+        ):
+            return self.refine_null(state, insn, reg, (op == BPF_JEQ) == taken)
         if k is None or len(reg) != 1 or reg[0].kind != "scalar" or insn.opcode & 0xF0 == 0xE0:
             return state
         atom = reg[0]
         lo, hi = atom.lo or 0, U64 if atom.hi is None else atom.hi
         if insn.insn_class == BPF_JMP32 and hi > U32:
             return state
+        if atom.lin is not None:
+            # What the path knows of the packet bounds the value too.
+            f_lo, f_hi = sym.bounds(atom.lin, state.facts)
+            if f_lo >= 0 and f_hi is not None and f_hi <= hi:
+                lo, hi = max(lo, f_lo), min(hi, f_hi)
         if op in (BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE):
             sign = 1 << 31 if insn.insn_class == BPF_JMP32 else 1 << 63
             if hi >= sign or k >= sign:
                 return state
             op = {BPF_JSGT: BPF_JGT, BPF_JSGE: BPF_JGE, BPF_JSLT: BPF_JLT, BPF_JSLE: BPF_JLE}[op]
         rng = _branch_range(op, k, taken)
-        if rng is None:
-            return state
+        if rng is None:  # "!=" k: impossible when the value can only be k
+            return None if lo == hi == k else state
         new_lo, new_hi = max(lo, rng[0]), min(hi, rng[1])
         if new_lo > new_hi:
             return None
         if (new_lo, new_hi) == (lo, hi):
             return state
         facts = state.facts
-        if new_lo == new_hi and atom.origin is not None:
-            off, size, swapped = atom.origin
-            data = new_lo.to_bytes(size, "big" if swapped else "little")
-            facts = facts | {(off + i, b) for i, b in enumerate(data)}
+        if atom.lin is not None:
+            facts = learn(facts, atom.lin, new_lo, new_hi)
+            if sym.contradictory(facts):
+                return None  # the packet's bytes cannot be both: not a real path
         new_atom = replace(atom, lo=new_lo, hi=new_hi)
 
         def fix(v: Val) -> Val:
@@ -703,8 +828,32 @@ class _Run:
         regs = {r: fix(v) for r, v in top.regs.items()}
         regs[insn.dst] = (new_atom,)
         stack = {s: fix(v) for s, v in top.stack.items()}
-        frames[-1] = Frame(regs, stack)
+        frames[-1] = Frame(regs, stack, {k: fix(v) for k, v in top.narrow.items()})
         return State(tuple(frames), facts)
+
+    def refine_null(self, state: State, insn: Insn, reg: Val, null: bool) -> State | None:
+        """``state`` where the register is NULL (``null``) or is not: a pointer or a number.
+
+        Pointers to the packet, the stack, the context or a map value are
+        never NULL (a lookup's "or NULL" is the separate number 0).
+        """
+        kept: list[Atom] = []
+        for a in reg:
+            if a.kind in _NEVER_NULL:
+                if not null:
+                    kept.append(a)
+            elif a.kind != "scalar":
+                kept.append(a)
+            elif null:
+                if (a.lo or 0) == 0:
+                    kept.append(replace(a, lo=0, hi=0, lin=None, low=None))
+            elif not a.lo == a.hi == 0:
+                kept.append(a)
+        if not kept:
+            return None
+        if len(kept) == len(reg) and tuple(kept) == reg:
+            return state
+        return state.with_top(regs={**state.top.regs, insn.dst: tuple(sorted(kept))})
 
     # -- calls and exits --------------------------------------------------------------
 
@@ -726,7 +875,7 @@ class _Run:
             self.returns.setdefault(inner, set()).add((ctx, index))
             self.push(inner, callee, new)
             # A callee that already returned in this context: replay its exit.
-            done = self.states.get((inner, -1))
+            done = self.exits.get(inner)
             if done is not None:
                 self.resume(ctx, index, done)
             return
@@ -737,6 +886,9 @@ class _Run:
         self.calls[(index, name)] = site
         if effect is not None:
             self.call_accesses(index, name, effect, args, state)
+            state = replace(state, facts=_facts_after(effect, args, state.facts))
+        else:
+            state = replace(state, facts=frozenset())
         state = _clobber_through(state, args)
         regs2 = dict(state.top.regs)
         for r in range(1, 6):
@@ -763,8 +915,11 @@ class _Run:
             if o is None or span is None or o[1] > U32:
                 self.accesses.add(MemoryAccess(index, "pkt", 0, None, span, name, state.facts))
             else:
+                start = _single_lin(off)
                 self.accesses.add(
-                    MemoryAccess(index, "pkt", o[0], o[1] + span - 1, span, name, state.facts)
+                    MemoryAccess(
+                        index, "pkt", o[0], o[1] + span - 1, span, name, state.facts, start
+                    )
                 )
         elif effect.writes_packet_bytes and effect.fixed_span is not None:
             lo, hi = effect.fixed_span
@@ -789,7 +944,10 @@ class _Run:
                     if atom.kind == "unknown" or atom.hi is None or length is None
                     else atom.hi + length - 1
                 )
-                self.accesses.add(MemoryAccess(index, atom.kind, lo, hi, length, name, state.facts))
+                start = atom.lin if atom.kind == "pkt" else None
+                self.accesses.add(
+                    MemoryAccess(index, atom.kind, lo, hi, length, name, state.facts, start)
+                )
             elif atom.kind == "map_value":
                 self.map_writes.setdefault(atom.name, set()).add(index)
 
@@ -813,29 +971,29 @@ class _Run:
     def exit(self, ctx: Context, state: State) -> None:
         if not ctx:
             return
-        key = (ctx, -1)
-        old = self.states.get(key)
+        old = self.exits.get(ctx)
         merged = state if old is None else _join_states(old, state, widen=False)
         if old is not None and merged == old:
             return
-        self.states[key] = merged
+        self.exits[ctx] = merged
         for caller_ctx, call in sorted(self.returns.get(ctx, ())):
             self.resume(caller_ctx, call, merged)
 
     def resume(self, ctx: Context, call: int, done: State) -> None:
         """Continue after the call at ``call`` once its callee returned ``done``.
 
-        The caller's state at the call only grows, so its latest value
-        stands for every path that made the call.
+        The caller's states at the call only grow, so their latest values
+        stand for every path that made the call.
         """
-        caller = self.states[(ctx, call)]
         ret = self.cfg.successors(call)[0]
-        frames = done.frames[:-1]
-        top = frames[-1]
-        regs = {r: v for r, v in caller.top.regs.items() if r >= 6}
-        regs[0] = done.top.regs.get(0, _UNKNOWN)
-        frames = (*frames[:-1], Frame(regs, top.stack))
-        self.push(ctx, ret, State(frames, caller.facts & done.facts))
+        for sig in sorted(self.layouts.get((ctx, call), ()), key=repr):
+            caller = self.states[(ctx, call, sig)]
+            frames = done.frames[:-1]
+            top = frames[-1]
+            regs = {r: v for r, v in caller.top.regs.items() if r >= 6}
+            regs[0] = done.top.regs.get(0, _UNKNOWN)
+            frames = (*frames[:-1], Frame(regs, top.stack, top.narrow))
+            self.push(ctx, ret, State(frames, join_facts(caller.facts, done.facts)))
 
 
 # --- scalar helpers ------------------------------------------------------------------
@@ -852,8 +1010,65 @@ def _fixed_scalar(val: Val) -> int | None:
     return None
 
 
-def _single_origin(val: Val) -> tuple[int, int, bool] | None:
-    return val[0].origin if len(val) == 1 and val[0].kind == "scalar" else None
+def _single_lin(val: Val) -> Lin | None:
+    return val[0].lin if len(val) == 1 and val[0].kind == "scalar" else None
+
+
+def _lin_of(atom: Atom) -> Lin | None:
+    """A scalar as a ``Lin``: its symbolic value, or its range as a constant part."""
+    if atom.lin is not None:
+        return atom.lin
+    if atom.lo is None or atom.hi is None or atom.hi >= 1 << 63:
+        return None
+    return Lin((), atom.lo, atom.hi)
+
+
+def _with_lin(result: Val, op: int, dst: Val, src: Val) -> Val:
+    """``result`` of ``dst OP src`` with its symbolic value, when the operation keeps one.
+
+    Only where the machine result cannot have wrapped: the concrete range
+    of ``result`` is below its width's limit (``_scalar_op`` returns the
+    whole range when it may wrap).
+    """
+    if len(result) != 1 or len(dst) != 1 or len(src) != 1:
+        return result
+    r, a, b = result[0], dst[0], src[0]
+    k = b.fixed
+    # Only bits of the low bytes are kept: their symbolic value will do.
+    if (
+        op == BPF_AND
+        and a.lin is None
+        and a.low is not None
+        and k is not None
+        and k < 1 << (8 * a.low[0])
+    ):
+        kept = sym.mask(a.low[1], k)
+        return result if kept is None else (replace(r, lin=kept),)
+    if r.kind != "scalar" or r.hi is None or r.hi >= U32 or (a.lin is None and b.lin is None):
+        return result
+    lin: Lin | None = None
+    if op == BPF_ADD:
+        x, y = _lin_of(a), _lin_of(b)
+        lin = None if x is None or y is None else sym.try_add(x, y)
+    elif op == BPF_OR:
+        x, y = _lin_of(a), _lin_of(b)
+        lin = None if x is None or y is None else sym.disjoint_or(x, y)
+    elif op == BPF_SUB and b.lin is None:
+        x, y = _lin_of(a), _lin_of(b)
+        lin = None if x is None or y is None else sym.sub(x, y)
+    elif a.lin is None or k is None:
+        return result
+    elif op == BPF_MUL:
+        lin = sym.scale(a.lin, k)
+    elif op == BPF_LSH and k < 32:
+        lin = sym.scale(a.lin, 1 << k)
+    elif op == BPF_RSH:
+        lin = sym.rshift(a.lin, k)
+    elif op == BPF_AND:
+        lin = sym.mask(a.lin, k)
+    if lin is None or (lin.terms == () and lin.lo == lin.hi):
+        return result
+    return (replace(r, lin=lin),)
 
 
 def _scalar_range(val: Val) -> tuple[int, int] | None:
@@ -879,10 +1094,33 @@ def _arg_length(args: tuple[Val, ...], length_arg: int | None, fixed: int | None
 def _trunc32(val: Val) -> Val:
     if len(val) == 1 and val[0].kind == "scalar" and val[0].hi is not None and val[0].hi <= U32:
         a = val[0]
-        return (Atom("scalar", a.lo, a.hi, origin=a.origin),)
+        return (Atom("scalar", a.lo, a.hi, lin=a.lin),)
+    if len(val) == 1 and val[0].kind == "pkt" and val[0].lin is not None:
+        # The low half of a packet pointer: a number to the verifier, but
+        # the difference of two such is the difference of their offsets.
+        return (Atom("scalar", 0, U32, name=_PKT32, lin=val[0].lin),)
     if all(a.kind == "scalar" for a in val):
         return scalar(0, U32)
     return _UNKNOWN if any(a.kind == "unknown" for a in val) else scalar(0, U32)
+
+
+_PKT32 = "low 32 bits of a packet pointer"
+
+
+def _pkt32_difference(dst: Val, src: Val) -> Val | None:
+    """``w(a) -= w(b)`` for packet pointers a and b: their offsets' difference, or None."""
+    if len(dst) != 1 or len(src) != 1 or dst[0].name != _PKT32:
+        return None
+    b = src[0]
+    if not (b.name == _PKT32 or b.kind == "pkt") or b.lin is None or dst[0].lin is None:
+        return None
+    lin = sym.sub(dst[0].lin, b.lin)
+    if lin is None:
+        return None
+    lo, hi = sym.bounds(lin, frozenset())
+    if lo < 0 or hi is None or hi > U32:
+        return None
+    return (Atom("scalar", lo, hi, lin=lin),)
 
 
 def _add_sub(dst: Val, src: Val, sub: bool) -> Val:
@@ -900,7 +1138,14 @@ def _add_sub_atom(a: Atom, b: Atom, sub: bool) -> Val:
         return _UNKNOWN
     if a.kind != "scalar" and b.kind != "scalar":
         # pointer - pointer is a number (the verifier allows it for the same
-        # kind); pointer + pointer is refused.
+        # kind); pointer + pointer is refused. Two packet pointers differ by
+        # their offsets: ``(void *)iph - data`` is where the IP header is.
+        if sub and a.kind == b.kind == "pkt" and a.lin is not None and b.lin is not None:
+            diff = sym.sub(a.lin, b.lin)
+            if a.lo is not None and a.hi is not None and b.lo is not None and b.hi is not None:
+                d_lo, d_hi = a.lo - b.hi, a.hi - b.lo
+                if diff is not None and diff.hi is not None and d_lo >= 0:
+                    return (Atom("scalar", d_lo, d_hi, lin=diff),)
         return _TOP if sub else _UNKNOWN
     if a.kind == "scalar":
         if sub:
@@ -908,15 +1153,21 @@ def _add_sub_atom(a: Atom, b: Atom, sub: bool) -> Val:
         a, b = b, a
     # a is the pointer, b the scalar.
     if b.lo is None or b.hi is None:
-        return (replace(a, lo=None, hi=None),)
+        return (replace(a, lo=None, hi=None, lin=None),)
     if b.hi >= 1 << 63 and b.lo < 1 << 63:
-        return (replace(a, lo=None, hi=None),)  # may be negative or positive
+        return (replace(a, lo=None, hi=None, lin=None),)  # may be negative or positive
     lo_b, hi_b = (b.lo, b.hi) if b.hi < 1 << 63 else (b.lo - (1 << 64), b.hi - (1 << 64))
     if sub:
         lo_b, hi_b = -hi_b, -lo_b
     lo = None if a.lo is None else a.lo + lo_b
     hi = None if a.hi is None else a.hi + hi_b
-    return (replace(a, lo=lo, hi=hi),)
+    lin: Lin | None = None
+    if a.lin is not None:
+        if b.lin is not None and b.hi < 1 << 63:
+            lin = sym.sub(a.lin, b.lin) if sub else sym.try_add(a.lin, b.lin)
+        elif b.lin is None:
+            lin = a.lin.plus(lo_b, hi_b)
+    return (replace(a, lo=lo, hi=hi, lin=lin),)
 
 
 def _scalar_op(op: int, dst: Val, src: Val, is64: bool) -> Val:
@@ -1016,7 +1267,7 @@ def analyze_provenance(
         regs[10] = (Atom("stack", 0, 0),)
         entries.append((start, State((Frame(regs, {}),))))
     run.run(entries)
-    reached = frozenset(i for (_, i) in run.states if i >= 0)
+    reached = frozenset(i for (_, i, _) in run.states)
     return ProvenanceResult(
         accesses=tuple(sorted(run.accesses, key=lambda a: (a.insn, a.target, a.lo or 0, a.via))),
         calls=tuple(sorted(run.calls.values(), key=lambda c: c.insn)),
@@ -1025,6 +1276,88 @@ def analyze_provenance(
         reached=reached,
         problems=tuple(dict.fromkeys(run.problems)),
     )
+
+
+def _facts_after(effect: HelperEffect, args: tuple[Val, ...], facts: Facts) -> Facts:
+    """What is still known of the packet's bytes after a helper or kfunc call.
+
+    A helper that only invalidates packet pointers (pull_data) moves no byte.
+    """
+    if not facts:
+        return facts
+    if effect.changes_length_or_layout:
+        return frozenset()
+    if effect.writes_packet_bytes:
+        if effect.fixed_span is not None:
+            lo, hi = effect.fixed_span
+            facts = sym.forget(facts, sym.const(lo), hi - lo + 1)
+        elif effect.offset_arg is None:
+            return frozenset()
+        else:
+            off = args[effect.offset_arg - 1]
+            start = _single_lin(off)
+            if start is None:
+                rng = _scalar_range(off)
+                start = None if rng is None else Lin((), rng[0], rng[1])
+            length = _arg_length(args, effect.length_arg, effect.length)
+            facts = sym.forget(facts, start, length)
+    for arg, length_arg, fixed in effect.writes_memory:
+        for atom in args[arg - 1]:
+            if atom.kind in ("pkt", "unknown"):
+                facts = sym.forget(facts, atom.lin, _arg_length(args, length_arg, fixed))
+    return facts
+
+
+def _packet_pointers(state: State, exact: bool) -> tuple[tuple[int, object], ...]:
+    """Which registers and slots of the top frame hold packet pointers, and where.
+
+    ``exact``: their offsets; else only the symbolic part of each offset
+    (``14 + 4·ihl`` and ``34 + 4·ihl`` alike are "behind the IPv4
+    options"), so that the turns of a loop walking the packet join, while
+    a header pointer and a NULL one (a header found truncated) stay apart.
+    """
+    top = state.top
+
+    def shape(a: Atom) -> object:
+        if exact:
+            return (a.lo, a.hi, a.lin)
+        return None if a.lin is None else a.lin.terms
+
+    out = [(r, shape(a)) for r, v in top.regs.items() for a in v if a.kind == "pkt"]
+    out += [(s - 1000, shape(a)) for s, v in top.stack.items() for a in v if a.kind == "pkt"]
+    return tuple(sorted(out, key=repr))
+
+
+def _anchor_state(state: State) -> State:
+    """``state`` with positions re-expressed from the L4 header's start where they can be.
+
+    Used where paths of different frame layouts are joined: each path's
+    "UDP header + 8" has its own symbolic form, but the anchored form is
+    common to them all (analyzer/symbolic.py, ``Anchor``).
+    """
+    cache: dict[Lin, Lin | None] = {}
+
+    def fix(v: Val) -> Val:
+        out = []
+        for a in v:
+            if a.lin is not None and a.lin.terms:
+                if a.lin not in cache:
+                    cache[a.lin] = sym.anchor(a.lin, state.facts)
+                moved = cache[a.lin]
+                if moved is not None:
+                    a = replace(a, lin=moved)
+            out.append(a)
+        return tuple(out)
+
+    frames = tuple(
+        Frame(
+            {r: fix(v) for r, v in f.regs.items()},
+            {o: fix(v) for o, v in f.stack.items()},
+            {k: fix(v) for k, v in f.narrow.items()},
+        )
+        for f in state.frames
+    )
+    return State(frames, state.facts)
 
 
 def _forget_sid(state: State, sid: int) -> State:
@@ -1036,7 +1369,11 @@ def _forget_sid(state: State, sid: int) -> State:
         return v
 
     frames = tuple(
-        Frame({r: strip(v) for r, v in f.regs.items()}, {o: strip(v) for o, v in f.stack.items()})
+        Frame(
+            {r: strip(v) for r, v in f.regs.items()},
+            {o: strip(v) for o, v in f.stack.items()},
+            {k: strip(v) for k, v in f.narrow.items()},
+        )
         for f in state.frames
     )
     return State(frames, state.facts)
@@ -1065,5 +1402,6 @@ def _clobber_through(state: State, args: tuple[Val, ...]) -> State:
                 stack = dict(f.stack)
                 for slot in range(first, 0, 8):
                     stack[slot] = join(stack.get(slot, _TOP), _TOP)
-                frames[depth] = Frame(f.regs, stack)
+                below = {k: v for k, v in f.narrow.items() if k[0] + k[1] <= first}
+                frames[depth] = Frame(f.regs, stack, below)
     return State(tuple(frames), state.facts)
