@@ -105,17 +105,14 @@ ALL_NAMES: frozenset[str] = frozenset([*FIELDS, PAYLOAD, *METADATA, LENGTH])
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """One way a frame may be laid out: headers at fixed starts, and the bytes that say so.
+    """One way a frame may be laid out: headers at fixed starts.
 
     ``headers``: ``(header, start, length)`` in frame order; bytes past the
-    last header are ``payload``. ``defines``: ``(offset, byte)`` pairs a
-    frame of this layout has (ethertypes, IP protocol numbers): a path
-    that compared one of these bytes with another value is not this layout.
+    last header are ``payload``.
     """
 
     name: str
     headers: tuple[tuple[str, int, int], ...]
-    defines: frozenset[tuple[int, int]]
 
     def fields(self, lo: int, hi: int | None) -> set[str]:
         """Names of the fields with a byte in ``[lo, hi]`` (``hi`` None: to the end)."""
@@ -137,42 +134,27 @@ class Layout:
         return names
 
 
-def _bytes_at(offset: int, value: int, size: int) -> set[tuple[int, int]]:
-    return {(offset + i, b) for i, b in enumerate(value.to_bytes(size, "big"))}
-
-
 def _layouts() -> tuple[Layout, ...]:
     # Frame starts: untagged, one 802.1Q tag, two tags (802.1ad outer).
-    l2s: list[tuple[str, list[tuple[str, int, int]], int, set[tuple[int, int]]]] = [
-        ("eth", [("eth", 0, 14)], 12, set()),
-        ("eth/vlan", [("eth", 0, 14), ("vlan", 14, 4)], 16, _bytes_at(12, 0x8100, 2)),
-        (
-            "eth/vlan/vlan",
-            [("eth", 0, 14), ("vlan", 14, 4), ("vlan", 18, 4)],
-            20,
-            _bytes_at(12, 0x88A8, 2) | _bytes_at(16, 0x8100, 2),
-        ),
+    l2s: list[tuple[str, list[tuple[str, int, int]], int]] = [
+        ("eth", [("eth", 0, 14)], 14),
+        ("eth/vlan", [("eth", 0, 14), ("vlan", 14, 4)], 18),
+        ("eth/vlan/vlan", [("eth", 0, 14), ("vlan", 14, 4), ("vlan", 18, 4)], 22),
     ]
     # IPv4 without options (ihl 5) and IPv6 without extension headers.
-    l3s = [("ip", 0x0800, 20, 9), ("ipv6", 0x86DD, 40, 6)]
-    l4s = [("tcp", 6, 20), ("udp", 17, 8), ("icmp", 1, 8), ("icmp", 58, 8)]
+    l3s = [("ip", 20), ("ipv6", 40)]
+    l4s = [("tcp", 20, False), ("udp", 8, False), ("icmp", 8, False), ("icmp", 8, True)]
     out: list[Layout] = []
-    for l2_name, l2_headers, type_at, l2_defines in l2s:
-        l3_start = type_at + 2
-        for l3, ethertype, l3_len, proto_at in l3s:
+    for l2_name, l2_headers, l3_start in l2s:
+        for l3, l3_len in l3s:
             l4_start = l3_start + l3_len
-            for l4, proto, l4_len in l4s:
-                if (l3 == "ip") != (proto != 58):
+            for l4, l4_len, v6_only in l4s:
+                if (l3 == "ipv6") != v6_only:
                     continue
-                defines = l2_defines | _bytes_at(type_at, ethertype, 2)
-                defines |= {(l3_start + proto_at, proto)}
-                if l3 == "ip":
-                    defines |= {(l3_start, 0x45)}
                 out.append(
                     Layout(
-                        f"{l2_name}/{l3}/{l4 if proto != 58 else 'icmpv6'}",
+                        f"{l2_name}/{l3}/{'icmpv6' if v6_only else l4}",
                         (*l2_headers, (l3, l3_start, l3_len), (l4, l4_start, l4_len)),
-                        frozenset(defines),
                     )
                 )
     return tuple(out)
@@ -185,25 +167,13 @@ def _layouts() -> tuple[Layout, ...]:
 LAYOUTS: tuple[Layout, ...] = _layouts()
 
 
-def layouts_for(facts: frozenset[tuple[int, int]] | set[tuple[int, int]]) -> tuple[Layout, ...]:
-    """The layouts that agree with ``facts`` (packet bytes a path compared with constants).
+def fields_in_span(lo: int, hi: int | None) -> list[str]:
+    """Field names a write of bytes ``[lo, hi]`` may hit, over every layout in LAYOUTS.
 
-    When none agrees (the program checked for something else, ARP say),
-    every layout is returned: the names then describe, they do not decide.
+    For spans no header position goes with (the verifier's alone, a layout
+    change); analyzer/symbolic.py names the writes whose position it knows.
     """
-    fitting = tuple(
-        layout
-        for layout in LAYOUTS
-        if all(dict(layout.defines).get(off, byte) == byte for off, byte in facts)
-    )
-    return fitting or LAYOUTS
-
-
-def fields_in_span(
-    lo: int, hi: int | None, facts: frozenset[tuple[int, int]] = frozenset()
-) -> list[str]:
-    """Field names a write of bytes ``[lo, hi]`` may hit, over the layouts ``facts`` allow."""
     names: set[str] = set()
-    for layout in layouts_for(facts):
+    for layout in LAYOUTS:
         names |= layout.fields(lo, hi)
     return sorted(names)

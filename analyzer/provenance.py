@@ -851,7 +851,7 @@ class _Run:
                 kept.append(a)
         if not kept:
             return None
-        if len(kept) == len(reg) and tuple(kept) == reg:
+        if tuple(kept) == reg:
             return state
         return state.with_top(regs={**state.top.regs, insn.dst: tuple(sorted(kept))})
 

@@ -21,6 +21,7 @@ differ by a constant, an interval bound otherwise — never less than the truth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from analyzer.fields import FIELDS, PAYLOAD, fields_in_span
 
@@ -365,6 +366,7 @@ class Region:
     key: bool = False
 
 
+@lru_cache(maxsize=1 << 14)
 def frame_regions(facts: Facts) -> tuple[tuple[Region, ...], tuple[object, ...], Facts]:
     """The frame's regions on a path with ``facts``, and the choices that made them.
 
