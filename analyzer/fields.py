@@ -149,8 +149,8 @@ def _layouts() -> tuple[Layout, ...]:
         for l3, l3_len in l3s:
             l4_start = l3_start + l3_len
             for l4, l4_len, v6_only in l4s:
-                if (l3 == "ipv6") != v6_only:
-                    continue
+                if l4 == "icmp" and (l3 == "ipv6") != v6_only:
+                    continue  # ICMP goes with IPv4, ICMPv6 with IPv6
                 out.append(
                     Layout(
                         f"{l2_name}/{l3}/{'icmpv6' if v6_only else l4}",

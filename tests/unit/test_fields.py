@@ -9,7 +9,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 
-from analyzer.fields import ALL_NAMES, FIELDS
+from analyzer.fields import ALL_NAMES, FIELDS, fields_in_span
 from extframe.manifest import DECLARABLE
 from extframe.packet import FIELD_NAMES, LAYER_NAMES, field_name
 from tests.conftest import ACTIONS
@@ -52,3 +52,16 @@ def test_every_scapy_field_of_the_headers_maps_into_the_table(layer: type) -> No
 def test_layouts(name: str, offset: int, size: int | None) -> None:
     f = FIELDS[name]
     assert (f.offset, f.size) == (offset, size)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "name"),
+    [
+        (36, 37, "tcp.dst"),  # IPv4, untagged
+        (56, 57, "tcp.dst"),  # IPv6, untagged
+        (64, 65, "udp.csum"),  # IPv6 behind one tag
+        (54, 54, "icmp.type"),  # ICMPv6, untagged
+    ],
+)
+def test_spans_without_a_position_name_every_layouts_fields(lo: int, hi: int, name: str) -> None:
+    assert name in fields_in_span(lo, hi)
