@@ -655,7 +655,8 @@ def parser() -> argparse.ArgumentParser:
         "  extframe check prog.bin --raw --type xdp       # bare bytecode, less evidence\n\n"
         "--json prints an array, one object per program, with the keys object, program,\n"
         "section, type, verdict, flow_key_affected, reasons, packet_writes (insn,\n"
-        "offset_min, offset_max, size, fields, source), metadata_writes, length_changes,\n"
+        "offset_min, offset_max, size, fields, flow_key, source, via, evidence, note),\n"
+        "metadata_writes, length_changes, "
         "helpers, maps, disagreements, static_verdict, kernel.\n\n" + CHECK_EXIT_CODES,
     )
     p.add_argument("paths", nargs="+", metavar="ACTION.c|ACTION.o")
