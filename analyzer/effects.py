@@ -371,7 +371,9 @@ class _Verdict:
             return
         lo = a.lo or 0
         start = a.start if a.start is not None else Lin((), lo, _first_start(lo, a.hi, a.size))
-        naming = name_write(start, a.size if a.start is not None or a.hi is None else 1, a.facts)
+        naming = name_write(
+            start, a.size if a.start is not None or a.hi is None else 1, a.facts, a.keep
+        )
         self.add_write(a.insn, lo, a.hi, a.size, a.via, "static", naming)
 
     def add_metadata(self, name: str, insn: int, via: str) -> None:

@@ -2,9 +2,12 @@
 
 The one table of field names in the project: declarations
 (``EXTFRAME_EFFECTS``), packet diffs and the analyzer's write sets all speak
-these names. Offsets are from the start of the field's own header; a field
-narrower than a byte (ihl, TCP flags' NS bit, the VLAN PCP) is given as the
-byte or bytes holding it, since writes land on whole bytes.
+these names. Offsets are from the start of the field's own header. A field
+that shares its bytes with another (IPv4 version and IHL, IPv6 version,
+traffic class and flow label, TCP data offset and flags) has a bit mask over
+its bytes too: a store that provably keeps a field's bits (``(b & 0xf0) | x``
+keeps the high nibble) does not write that field. The VLAN TCI and the IPv4
+flags and fragment offset are one field each.
 
 Layouts: IEEE 802.3 and 802.1Q, RFC 791 (IPv4), RFC 8200 (IPv6), RFC 9293
 (TCP), RFC 768 (UDP), RFC 792 (ICMP).
@@ -20,16 +23,30 @@ class Field:
     """One header field: its header, byte offset in it and size in bytes.
 
     ``size`` None means variable (options), running to the header's end.
+    ``bits``: the field's bits within its ``size`` bytes read big-endian
+    (None: all of them).
     """
 
     name: str
     header: str
     offset: int
     size: int | None
+    bits: int | None = None
+
+    def bits_of_byte(self, offset: int) -> int:
+        """The bits of header byte ``offset`` that belong to this field (0: none)."""
+        if offset < self.offset or (self.size is not None and offset >= self.offset + self.size):
+            return 0
+        if self.bits is None or self.size is None:
+            return 0xFF
+        return (self.bits >> (8 * (self.offset + self.size - 1 - offset))) & 0xFF
 
 
-def _table(header: str, rows: list[tuple[str, int, int | None]]) -> list[Field]:
-    return [Field(f"{header}.{n}", header, off, size) for n, off, size in rows]
+Row = tuple[str, int, int | None] | tuple[str, int, int | None, int]
+
+
+def _table(header: str, rows: list[Row]) -> list[Field]:
+    return [Field(f"{header}.{r[0]}", header, *r[1:]) for r in rows]
 
 
 FIELDS: dict[str, Field] = {
@@ -42,8 +59,8 @@ FIELDS: dict[str, Field] = {
         *_table(
             "ip",
             [
-                ("version", 0, 1),
-                ("ihl", 0, 1),
+                ("version", 0, 1, 0xF0),
+                ("ihl", 0, 1, 0x0F),
                 ("tos", 1, 1),
                 ("len", 2, 2),
                 ("id", 4, 2),
@@ -59,9 +76,9 @@ FIELDS: dict[str, Field] = {
         *_table(
             "ipv6",
             [
-                ("version", 0, 1),
-                ("tc", 0, 2),
-                ("flow_label", 1, 3),
+                ("version", 0, 1, 0xF0),
+                ("tc", 0, 2, 0x0FF0),
+                ("flow_label", 1, 3, 0x0FFFFF),
                 ("payload_len", 4, 2),
                 ("next_header", 6, 1),
                 ("hop_limit", 7, 1),
@@ -76,8 +93,10 @@ FIELDS: dict[str, Field] = {
                 ("dst", 2, 2),
                 ("seq", 4, 4),
                 ("ack", 8, 4),
-                ("data_offset", 12, 1),
-                ("flags", 12, 2),
+                ("data_offset", 12, 1, 0xF0),
+                # The reserved bits and the nine flags (NS ... FIN), as
+                # scapy's reserved and flags fields.
+                ("flags", 12, 2, 0x0FFF),
                 ("window", 14, 2),
                 ("csum", 16, 2),
                 ("urg", 18, 2),

@@ -332,6 +332,7 @@ class MemoryAccess:
     ``atomic``, or the helper/kfunc name. ``start``: for ``pkt``, the first
     byte as a symbolic position when known. ``facts``: what the path knew
     about packet bit fields (analyzer/symbolic.py names the fields from them).
+    ``keep``: per byte of a store, the bits it provably leaves as they were.
     """
 
     insn: int
@@ -342,6 +343,7 @@ class MemoryAccess:
     via: str
     facts: Facts = frozenset()
     start: Lin | None = None
+    keep: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,7 +582,8 @@ class _Run:
             return self.set(state, insn.dst, _UNKNOWN if pointer else _TOP)
         if op in (BPF_DIV, BPF_MOD) and insn.off == 1:  # sdiv, smod
             return self.set(state, insn.dst, scalar() if is64 else scalar(0, U32))
-        return self.set(state, insn.dst, _with_lin(_scalar_op(op, dst, src, is64), op, dst, src))
+        result = _scalar_op(op, dst, src, is64)
+        return self.set(state, insn.dst, _with_lin(result, op, dst, src, is64))
 
     # -- memory -------------------------------------------------------------------
 
@@ -691,7 +694,13 @@ class _Run:
             if kind == "unknown":
                 lo, hi = None, None
             start = atom.lin.plus(off) if kind == "pkt" and atom.lin is not None else None
-            self.accesses.add(MemoryAccess(index, kind, lo, hi, size, via, state.facts, start))
+            keep: tuple[int, ...] = ()
+            stored = _single_lin(value)
+            if start is not None and stored is not None and not atomic:
+                keep = sym.kept_bits(stored, start, size)
+            self.accesses.add(
+                MemoryAccess(index, kind, lo, hi, size, via, state.facts, start, keep)
+            )
             if kind == "pkt" and start is None:
                 start = Lin((), lo or 0, None if hi is None else hi - size + 1)
             return replace(state, facts=sym.forget(state.facts, start, size))
@@ -1023,7 +1032,57 @@ def _lin_of(atom: Atom) -> Lin | None:
     return Lin((), atom.lo, atom.hi)
 
 
-def _with_lin(result: Val, op: int, dst: Val, src: Val) -> Val:
+def _as_bits(atom: Atom, width: int) -> Lin | None:
+    """A scalar as bit fields of a ``width``-bit operation, all below bit 32; else None.
+
+    Its symbolic value when it has one, else one opaque field as wide as its
+    range: ``dscp & 3`` is a 2-bit field whose bits are not the packet's.
+    """
+    if atom.kind != "scalar" or atom.hi is None:
+        return None
+    if atom.lin is not None:
+        return atom.lin if _fits(atom.lin) else None
+    w = min(atom.hi.bit_length(), width)
+    if w > 32:
+        return None
+    return Lin(((sym.opaque(w), 1),), 0, 0) if w else sym.const(0)
+
+
+def _bit_fields(op: int, a: Atom, b: Atom, k: int | None, is64: bool) -> Lin | None:
+    """``a << k`` or ``a | b`` as bit fields below bit 32, when packet bits are among them.
+
+    A shifted number keeps its low bits zero (``x << 6``), and or-ing it
+    with packet bits that are zero there keeps those bits: the value of
+    ``(dscp << 6) | (byte & 0x3f)`` is known to carry ``byte``'s low six
+    bits. The interval of the result (``[0, 2**32)``) cannot say that.
+    """
+    width = 64 if is64 else 32
+    if op == BPF_LSH:
+        if a.lin is not None or k is None or k >= width:
+            return None  # a.lin: ``_with_lin`` scales it
+        x = _as_bits(a, width - k)
+        shifted = None if x is None else sym.scale(x, 1 << k)
+        return (
+            shifted if shifted is not None and shifted.hi is not None and _fits(shifted) else None
+        )
+    if a.lin is None and b.lin is None:
+        return None
+    x, y = _as_bits(a, width), _as_bits(b, width)
+    if x is None or y is None:
+        return None
+    both = sym.disjoint_or(x, y)
+    if both is None or not any(not sym.is_opaque(t) for t, _ in both.terms):
+        return None
+    return both if _fits(both) else None
+
+
+def _fits(lin: Lin) -> bool:
+    """Whether every value of ``lin`` is below 2**32 (a bit field value stays exact)."""
+    hi = sym.bounds(lin, frozenset())[1]
+    return hi is not None and hi <= U32
+
+
+def _with_lin(result: Val, op: int, dst: Val, src: Val, is64: bool = True) -> Val:
     """``result`` of ``dst OP src`` with its symbolic value, when the operation keeps one.
 
     Only where the machine result cannot have wrapped: the concrete range
@@ -1044,6 +1103,10 @@ def _with_lin(result: Val, op: int, dst: Val, src: Val) -> Val:
     ):
         kept = sym.mask(a.low[1], k)
         return result if kept is None else (replace(r, lin=kept),)
+    if r.kind == "scalar" and op in (BPF_LSH, BPF_OR):
+        bits = _bit_fields(op, a, b, k, is64)
+        if bits is not None:
+            return (replace(r, lin=bits),)
     if r.kind != "scalar" or r.hi is None or r.hi >= U32 or (a.lin is None and b.lin is None):
         return result
     lin: Lin | None = None
@@ -1163,9 +1226,9 @@ def _add_sub_atom(a: Atom, b: Atom, sub: bool) -> Val:
     hi = None if a.hi is None else a.hi + hi_b
     lin: Lin | None = None
     if a.lin is not None:
-        if b.lin is not None and b.hi < 1 << 63:
+        if b.lin is not None and b.hi < 1 << 63 and not sym.has_opaque(b.lin):
             lin = sym.sub(a.lin, b.lin) if sub else sym.try_add(a.lin, b.lin)
-        elif b.lin is None:
+        elif b.lin is None or sym.has_opaque(b.lin):
             lin = a.lin.plus(lo_b, hi_b)
     return (replace(a, lo=lo, hi=hi, lin=lin),)
 

@@ -75,6 +75,31 @@ class Anchor:
     key: bool = False
 
 
+#: The position of no packet byte: ``Bits`` there are opaque (see ``opaque``).
+_OPAQUE_POS = Lin((), -1, -1)
+
+
+def opaque(width: int) -> Bits:
+    """A number of ``width`` bits that is not read from the packet (a map value, say).
+
+    It lets a value that mixes packet bits with other bits stay a set of bit
+    fields, so that a store of ``(byte & 0xf0) | x`` is known to keep the
+    byte's high nibble. Each occurrence stands for a number of its own: two
+    equal opaque terms are not the same number, so nothing is learnt about
+    them (``learn``) and they never go into positions.
+    """
+    return Bits(_OPAQUE_POS, 0, width)
+
+
+def is_opaque(bits: Bits | Anchor) -> bool:
+    return isinstance(bits, Bits) and bits.pos == _OPAQUE_POS
+
+
+def has_opaque(a: Lin) -> bool:
+    """Whether ``a`` has an opaque term."""
+    return any(is_opaque(b) for b, _ in a.terms)
+
+
 #: Where an anchored position may be at most: the frame is at most 64 KiB.
 _FRAME_MAX = 1 << 16
 
@@ -114,8 +139,10 @@ def _mixes(a: Lin, b: Lin) -> bool:
 
 
 def try_add(a: Lin, b: Lin) -> Lin | None:
-    """``a + b``; None when that would add an anchor to something else."""
+    """``a + b``; None when that would add an anchor to something else, or has opaque terms."""
     if _mixes(a, b) or (anchored(a) is not None and anchored(b) is not None):
+        return None
+    if has_opaque(a) or has_opaque(b):
         return None
     return add(a, b)
 
@@ -127,8 +154,9 @@ def add(a: Lin, b: Lin) -> Lin:
 
 
 def sub(a: Lin, b: Lin) -> Lin | None:
-    """``a - b``; None when ``b`` is unbounded above or an anchor would stay beside bits."""
-    if b.hi is None or _mixes(a, b):
+    """``a - b``; None when ``b`` is unbounded above, an anchor would stay beside bits,
+    or either has opaque terms (two of them are not the same number)."""
+    if b.hi is None or _mixes(a, b) or has_opaque(a) or has_opaque(b):
         return None
     return Lin(_merge(a.terms, b.terms, -1), a.lo - b.hi, None if a.hi is None else a.hi - b.lo)
 
@@ -204,6 +232,34 @@ def disjoint_or(a: Lin, b: Lin) -> Lin | None:
     return None if both is None or len(both) != len(pa) + len(pb) else add(a, b)
 
 
+def kept_bits(value: Lin, start: Lin, size: int) -> tuple[int, ...]:
+    """Per byte of a store of ``value`` at ``start``: the bits it provably leaves as they were.
+
+    A bit is kept when ``value`` puts the packet bit read from that very
+    place back where it was: the store of ``(byte & 0xf0) | x`` to the
+    byte's position keeps 0xf0. Empty when no bit is kept.
+
+    Whatever was written to a byte between the read and this store was
+    named by its own write, so "as they were" holds against the packet
+    the program received, too.
+    """
+    parts = _bitvector(value)
+    if parts is None or not start.fixed:
+        return ()
+    keep = [0] * size
+    for bits, at in parts:
+        i, bit = divmod(at, 8)
+        if (
+            i < size
+            and not is_opaque(bits)
+            and bits.shift == bit
+            and bit + bits.width <= 8
+            and bits.pos == start.plus(i)
+        ):
+            keep[i] |= ((1 << bits.width) - 1) << bit
+    return tuple(keep) if any(keep) else ()
+
+
 def swap_bytes(a: Lin, nbytes: int) -> Lin | None:
     """``a`` with its low ``nbytes`` bytes in reverse order (bswap, htons)."""
     parts = _bitvector(a)
@@ -261,6 +317,7 @@ def learn(facts: Facts, a: Lin, lo: int, hi: int) -> Facts:
         for b, at in parts:
             v = (lo >> at) & ((1 << b.width) - 1)
             new.append((b, v, v))
+    new = [f for f in new if not is_opaque(f[0])]
     if not new:
         return facts
     out = set(facts)
@@ -529,8 +586,12 @@ def _name_anchored(at: Anchor, start: Lin, size: int | None) -> Naming:
     return Naming(frozenset(names), key)
 
 
-def name_write(start: Lin, size: int | None, facts: Facts) -> Naming:
-    """The fields bytes ``[start, start + size)`` may hit (``size`` None: to the end)."""
+def name_write(start: Lin, size: int | None, facts: Facts, keep: tuple[int, ...] = ()) -> Naming:
+    """The fields bytes ``[start, start + size)`` may hit (``size`` None: to the end).
+
+    ``keep``: per byte, the bits the write provably leaves as they were
+    (``kept_bits``); a field none of whose bits may change is not hit.
+    """
     at = anchored(start)
     if at is not None:
         return _name_anchored(at, start, size)
@@ -561,9 +622,12 @@ def name_write(start: Lin, size: int | None, facts: Facts) -> Naming:
             continue
         lo = max(0, bounds(rel_lo, facts)[0])
         hi = bounds(rel_hi, facts)[1]
+        exact = not rel_lo.terms and rel_lo.fixed and len(keep) == size
         for f in in_fields:
             if f.size is None:
                 continue  # options are regions of their own
+            if exact and all(not f.bits_of_byte(rel_lo.lo + i) & ~k for i, k in enumerate(keep)):
+                continue  # every bit of the field the write reaches is kept
             if f.offset + f.size - 1 >= lo and (hi is None or f.offset <= hi):
                 names.add(f.name)
                 key = key or r.key or f.name not in NOT_IN_FLOW_KEY

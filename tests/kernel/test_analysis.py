@@ -21,6 +21,7 @@ from analyzer.effects import ProgramEffects
 from extframe.build import build
 from extframe.check import check_file
 from extframe.loader import load_object
+from extframe.packet import diff
 from extframe.testrun import RunInput, run
 from extframe.vectors import VectorFile, apply_setup, vectors_path
 from tests.conftest import ACTIONS, ROOT, cli
@@ -67,6 +68,10 @@ TABLE: dict[str, Expect] = {
     "dynptr_slice_write": Expect(
         "writes", {(20, 23, "bpf_dynptr_slice_rdwr"), (22, 22, "store")}, disagree={14}
     ),
+    # stores that keep some bits of the byte they write (field-level names)
+    "bits_tc_keep": Expect("writes", {(14, 14, "store"), (15, 15, "store")}),
+    "bits_version_clobber": Expect("writes", {(14, 14, "store")}),
+    "bits_wrong_byte": Expect("writes", {(14, 14, "store")}),
     # length and layout
     "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
     "helper_vlan_push": Expect(
@@ -147,6 +152,36 @@ def test_fields_follow_the_checks_the_program_made(checked: dict[str, ProgramEff
     assert w.fields == ["ip.ttl"]
     (csum,) = checked["helper_l4_csum"].packet_writes
     assert "tcp.csum" in csum.fields
+
+
+def test_a_store_that_keeps_a_fields_bits_does_not_write_it(
+    checked: dict[str, ProgramEffects],
+) -> None:
+    """``(b & 0xf0) | dscp`` keeps the IPv6 version; a value one bit wider does not."""
+    assert [w.fields for w in checked["bits_tc_keep"].packet_writes] == [["ipv6.tc"]] * 2
+    for name in ("bits_version_clobber", "bits_wrong_byte"):
+        (w,) = checked[name].packet_writes
+        assert w.fields == ["ipv6.tc", "ipv6.version"], name
+
+
+@pytest.mark.parametrize("name", ["bits_tc_keep", "bits_version_clobber", "bits_wrong_byte"])
+def test_every_field_a_run_changes_is_named(
+    name: str, checked: dict[str, ProgramEffects], build_dir: Path
+) -> None:
+    """The field names against the packets: scapy reads the IPv6 fields bit by bit."""
+    named = {f for w in checked[name].packet_writes for f in w.fields}
+    seen: set[str] = set()
+    frames = [f for f in FRAMES if f[12:14] == b"\x86\xdd" and len(f) >= 54]
+    assert frames
+    with load_object(build(EFFECTS / f"{name}.c", build_dir / f"fields_{name}.o")) as obj:
+        prog = obj.program()
+        for frame in frames:
+            for arg in (0, 0x15, 0x2A, 0x3F):
+                out = run(prog, RunInput(packet=frame, in_port=1, arg=arg))
+                seen |= {c.field for c in diff(frame, out.packet).fields}
+    assert seen and seen <= named, (seen, named)
+    if name != "bits_tc_keep":
+        assert "ipv6.version" in seen
 
 
 def test_bundled_actions(checked: dict[str, ProgramEffects]) -> None:

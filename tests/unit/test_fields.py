@@ -65,3 +65,35 @@ def test_layouts(name: str, offset: int, size: int | None) -> None:
 )
 def test_spans_without_a_position_name_every_layouts_fields(lo: int, hi: int, name: str) -> None:
     assert name in fields_in_span(lo, hi)
+
+
+@pytest.mark.parametrize(
+    ("name", "offset", "bits"),
+    [
+        ("ipv6.version", 0, 0xF0),
+        ("ipv6.tc", 0, 0x0F),
+        ("ipv6.tc", 1, 0xF0),
+        ("ipv6.flow_label", 1, 0x0F),
+        ("ipv6.flow_label", 3, 0xFF),
+        ("ipv6.flow_label", 4, 0),
+        ("ip.ihl", 0, 0x0F),
+        ("ip.tos", 1, 0xFF),
+        ("ip.tos", 2, 0),
+        ("tcp.data_offset", 12, 0xF0),
+        ("tcp.flags", 12, 0x0F),
+        ("tcp.flags", 13, 0xFF),
+    ],
+)
+def test_fields_sharing_a_byte_have_its_bits(name: str, offset: int, bits: int) -> None:
+    assert FIELDS[name].bits_of_byte(offset) == bits
+
+
+def test_fields_sharing_a_byte_split_all_its_bits() -> None:
+    """Every bit of a header's fixed part is in exactly one field."""
+    for header, length in (("ip", 20), ("ipv6", 40), ("tcp", 20), ("udp", 8)):
+        fields = [f for f in FIELDS.values() if f.header == header and f.size is not None]
+        for offset in range(length):
+            masks = [f.bits_of_byte(offset) for f in fields]
+            assert sum(masks) == 0xFF and not any(
+                a & b for i, a in enumerate(masks) for b in masks[i + 1 :]
+            ), (header, offset, masks)

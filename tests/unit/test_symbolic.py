@@ -17,11 +17,17 @@ from analyzer.symbolic import (
     byte,
     const,
     contradictory,
+    disjoint_or,
     forget,
     frame_regions,
     join_facts,
+    kept_bits,
     learn,
+    mask,
     name_write,
+    opaque,
+    rshift,
+    scale,
     sub,
     try_add,
 )
@@ -181,3 +187,70 @@ def test_joined_paths_keep_what_both_know() -> None:
         (Bits(const(12), 0, 8), 0x08, 0x86),
         (Bits(const(13), 0, 8), 0x00, 0xDD),
     }
+
+
+# --- bits a store keeps --------------------------------------------------------------
+
+V6 = byte(const(14))  # the first byte of an untagged IPv6 header: version, tc high nibble
+NIBBLE = Lin(((opaque(4), 1),), 0, 0)  # a 4-bit number that is not the packet's
+
+
+def test_a_store_of_the_high_nibble_and_a_small_number_keeps_the_nibble() -> None:
+    high = mask(V6, 0xF0)
+    assert high is not None
+    value = disjoint_or(high, NIBBLE)
+    assert value is not None
+    assert kept_bits(value, const(14), 1) == (0xF0,)
+    n = name_write(const(14), 1, IPV6, kept_bits(value, const(14), 1))
+    assert (set(n.fields), n.flow_key) == ({"ipv6.tc"}, True)
+
+
+def test_a_wider_number_overlaps_the_nibble_and_keeps_nothing() -> None:
+    high = mask(V6, 0xF0)
+    assert high is not None
+    assert disjoint_or(high, Lin(((opaque(5), 1),), 0, 0)) is None
+
+
+def test_bits_kept_only_at_their_own_place() -> None:
+    nibble = rshift(V6, 4)  # the version, moved to the low bits
+    assert nibble is not None
+    assert kept_bits(nibble, const(14), 1) == ()
+    back = scale(nibble, 16)  # and back where it was: (b >> 4) << 4
+    assert back is not None and kept_bits(back, const(14), 1) == (0xF0,)
+    # The high nibble of another byte is not this byte's.
+    other = mask(byte(const(15)), 0xF0)
+    assert other is not None and kept_bits(other, const(14), 1) == ()
+    # A two-byte store: byte i of the value goes to start + i (little-endian).
+    word = Lin(((Bits(const(14), 0, 8), 1), (Bits(const(15), 0, 8), 256)), 0, 0)
+    assert kept_bits(word, const(14), 2) == (0xFF, 0xFF)
+    assert kept_bits(word, const(15), 2) == ()
+
+
+def test_a_store_that_keeps_the_version_names_the_other_fields_only() -> None:
+    low = Lin(((Bits(const(14), 0, 4), 1),), 0, 0)  # tc's high nibble kept
+    n = name_write(const(14), 1, IPV6, kept_bits(low, const(14), 1))
+    assert set(n.fields) == {"ipv6.version"}
+    # byte 1: tc's low nibble, flow label's high nibble; keeping the former
+    assert set(name_write(const(15), 1, IPV6, (0xF0,)).fields) == {"ipv6.flow_label"}
+    assert set(name_write(const(15), 1, IPV6, (0x0F,)).fields) == {"ipv6.tc"}
+
+
+def test_kept_bits_need_the_exact_position() -> None:
+    # Somewhere in 14..18: the mask cannot be lined up with a field.
+    n = name_write(Lin((), 14, 18), 1, IPV6, (0xF0,))
+    assert {"ipv6.version", "ipv6.tc"} <= set(n.fields)
+
+
+def test_opaque_numbers_are_never_the_same_number() -> None:
+    x = Lin(((opaque(4), 1),), 0, 0)
+    assert sub(x, x) is None
+    assert try_add(x, const(14)) is None  # and never become positions
+    assert learn(frozenset(), x, 3, 3) == frozenset()
+    # Two equal ones side by side would merge into one term (17·x): refused.
+    assert disjoint_or(x, scale(x, 16) or x) is None
+    # A compare of packet bits beside an opaque field teaches the packet bits.
+    high = mask(V6, 0xF0)
+    assert high is not None
+    both = disjoint_or(high, x)
+    assert both is not None
+    assert learn(frozenset(), both, 0x65, 0x65) == frozenset({(Bits(const(14), 4, 4), 6, 6)})
