@@ -703,7 +703,7 @@ class _Run:
             )
             if kind == "pkt" and start is None:
                 start = Lin((), lo or 0, None if hi is None else hi - size + 1)
-            return replace(state, facts=sym.forget(state.facts, start, size))
+            return _after_write(state, start, size)
         if kind == "ctx":
             c = atom.fixed
             self.accesses.add(
@@ -895,9 +895,10 @@ class _Run:
         self.calls[(index, name)] = site
         if effect is not None:
             self.call_accesses(index, name, effect, args, state)
-            state = replace(state, facts=_facts_after(effect, args, state.facts))
+            for start, size in _written_spans(effect, args):
+                state = _after_write(state, start, size)
         else:
-            state = replace(state, facts=frozenset())
+            state = _after_write(state, None, None)
         state = _clobber_through(state, args)
         regs2 = dict(state.top.regs)
         for r in range(1, 6):
@@ -1341,34 +1342,76 @@ def analyze_provenance(
     )
 
 
-def _facts_after(effect: HelperEffect, args: tuple[Val, ...], facts: Facts) -> Facts:
-    """What is still known of the packet's bytes after a helper or kfunc call.
+def _written_spans(
+    effect: HelperEffect, args: tuple[Val, ...]
+) -> list[tuple[Lin | None, int | None]]:
+    """The packet bytes a helper or kfunc call may change: ``(start, size)``, start None: any.
 
     A helper that only invalidates packet pointers (pull_data) moves no byte.
     """
-    if not facts:
-        return facts
     if effect.changes_length_or_layout:
-        return frozenset()
+        return [(None, None)]
+    spans: list[tuple[Lin | None, int | None]] = []
     if effect.writes_packet_bytes:
         if effect.fixed_span is not None:
             lo, hi = effect.fixed_span
-            facts = sym.forget(facts, sym.const(lo), hi - lo + 1)
+            spans.append((sym.const(lo), hi - lo + 1))
         elif effect.offset_arg is None:
-            return frozenset()
+            return [(None, None)]
         else:
             off = args[effect.offset_arg - 1]
             start = _single_lin(off)
             if start is None:
                 rng = _scalar_range(off)
                 start = None if rng is None else Lin((), rng[0], rng[1])
-            length = _arg_length(args, effect.length_arg, effect.length)
-            facts = sym.forget(facts, start, length)
+            spans.append((start, _arg_length(args, effect.length_arg, effect.length)))
     for arg, length_arg, fixed in effect.writes_memory:
         for atom in args[arg - 1]:
             if atom.kind in ("pkt", "unknown"):
-                facts = sym.forget(facts, atom.lin, _arg_length(args, length_arg, fixed))
-    return facts
+                spans.append((atom.lin, _arg_length(args, length_arg, fixed)))
+    return spans
+
+
+def _after_write(state: State, start: Lin | None, size: int | None) -> State:
+    """``state`` after a write of packet bytes ``[start, start + size)`` (start None: any).
+
+    Facts about those bytes are forgotten, and so is every symbolic value
+    that reads them, directly or through a position: a register holding
+    ``byte 22`` no longer holds the packet's byte 22 once that was written.
+    """
+    facts = state.facts
+    stale: dict[Lin, bool] = {}
+
+    def reads(lin: Lin | None) -> bool:
+        if lin is None or not lin.terms:
+            return False
+        if lin not in stale:
+            stale[lin] = sym.reads_written(lin, start, size, facts)
+        return stale[lin]
+
+    def fix(v: Val) -> Val:
+        if not any(reads(a.lin) or (a.low is not None and reads(a.low[1])) for a in v):
+            return v
+        return tuple(
+            sorted(
+                replace(
+                    a,
+                    lin=None if reads(a.lin) else a.lin,
+                    low=None if a.low is not None and reads(a.low[1]) else a.low,
+                )
+                for a in v
+            )
+        )
+
+    frames = tuple(
+        Frame(
+            {r: fix(v) for r, v in f.regs.items()},
+            {o: fix(v) for o, v in f.stack.items()},
+            {k: fix(v) for k, v in f.narrow.items()},
+        )
+        for f in state.frames
+    )
+    return State(frames, sym.forget(facts, start, size))
 
 
 def _packet_pointers(state: State, exact: bool) -> tuple[tuple[int, object], ...]:

@@ -344,11 +344,34 @@ def forget(facts: Facts, start: Lin | None, size: int | None) -> Facts:
         return facts
     if start is None:
         return frozenset()
-    last = start.plus(size - 1) if size is not None else Lin(start.terms, start.lo, None)
-    kept = frozenset(
-        f for f in facts if _below(f[0].pos, start, facts) or _below(last, f[0].pos, facts)
+    return frozenset(
+        f
+        for f in facts
+        if not _may_hit(f[0].pos, start, size, facts)
+        and not reads_written(f[0].pos, start, size, facts)
     )
-    return kept
+
+
+def _may_hit(pos: Lin, start: Lin, size: int | None, facts: Facts) -> bool:
+    """Whether the byte at ``pos`` may be one of ``[start, start + size)``."""
+    last = start.plus(size - 1) if size is not None else Lin(start.terms, start.lo, None)
+    return not (_below(pos, start, facts) or _below(last, pos, facts))
+
+
+def reads_written(a: Lin, start: Lin | None, size: int | None, facts: Facts) -> bool:
+    """Whether ``a`` reads a packet byte a write of ``[start, start + size)`` may change.
+
+    Directly, or through the position of a byte it reads: after a write of
+    the IHL, ``14 + 4·ihl`` is no longer where the program's pointer points.
+    ``start`` None: the write may be anywhere.
+    """
+    for b, _ in a.terms:
+        if isinstance(b, Bits) and not is_opaque(b):
+            if start is None or _may_hit(b.pos, start, size, facts):
+                return True
+            if reads_written(b.pos, start, size, facts):
+                return True
+    return False
 
 
 def join_facts(a: Facts, b: Facts) -> Facts:

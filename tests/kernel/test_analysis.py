@@ -72,6 +72,8 @@ TABLE: dict[str, Expect] = {
     "bits_tc_keep": Expect("writes", {(14, 14, "store"), (15, 15, "store")}),
     "bits_version_clobber": Expect("writes", {(14, 14, "store")}),
     "bits_wrong_byte": Expect("writes", {(14, 14, "store")}),
+    # a position computed from the IHL, used after the IHL was written
+    "stale_position": Expect("writes", {(14, 14, "store"), (50, 90, "store"), (51, 91, "store")}),
     # length and layout
     "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
     "helper_vlan_push": Expect(
@@ -164,14 +166,31 @@ def test_a_store_that_keeps_a_fields_bits_does_not_write_it(
         assert w.fields == ["ipv6.tc", "ipv6.version"], name
 
 
-@pytest.mark.parametrize("name", ["bits_tc_keep", "bits_version_clobber", "bits_wrong_byte"])
-def test_every_field_a_run_changes_is_named(
-    name: str, checked: dict[str, ProgramEffects], build_dir: Path
+def test_a_position_is_stale_once_a_byte_it_was_computed_from_is_written(
+    checked: dict[str, ProgramEffects],
 ) -> None:
-    """The field names against the packets: scapy reads the IPv6 fields bit by bit."""
+    """The checksum position 14 + 4·ihl + 16 is in the IP options after ihl := 15."""
+    for w in checked["stale_position"].packet_writes:
+        if w.offset_min >= 50:
+            assert "ip.options" in w.fields, w
+
+
+@pytest.mark.parametrize(
+    ("name", "ethertype"),
+    [
+        ("bits_tc_keep", b"\x86\xdd"),
+        ("bits_version_clobber", b"\x86\xdd"),
+        ("bits_wrong_byte", b"\x86\xdd"),
+        ("stale_position", b"\x08\x00"),
+    ],
+)
+def test_every_field_a_run_changes_is_named(
+    name: str, ethertype: bytes, checked: dict[str, ProgramEffects], build_dir: Path
+) -> None:
+    """The field names against the packets: scapy reads the fields bit by bit."""
     named = {f for w in checked[name].packet_writes for f in w.fields}
     seen: set[str] = set()
-    frames = [f for f in FRAMES if f[12:14] == b"\x86\xdd" and len(f) >= 54]
+    frames = [f for f in FRAMES if f[12:14] == ethertype and len(f) >= 54]
     assert frames
     with load_object(build(EFFECTS / f"{name}.c", build_dir / f"fields_{name}.o")) as obj:
         prog = obj.program()
@@ -180,8 +199,10 @@ def test_every_field_a_run_changes_is_named(
                 out = run(prog, RunInput(packet=frame, in_port=1, arg=arg))
                 seen |= {c.field for c in diff(frame, out.packet).fields}
     assert seen and seen <= named, (seen, named)
-    if name != "bits_tc_keep":
+    if name.startswith("bits_") and name != "bits_tc_keep":
         assert "ipv6.version" in seen
+    if name == "stale_position":
+        assert "ip.options" in seen
 
 
 def test_bundled_actions(checked: dict[str, ProgramEffects]) -> None:

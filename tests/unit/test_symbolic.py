@@ -26,6 +26,7 @@ from analyzer.symbolic import (
     mask,
     name_write,
     opaque,
+    reads_written,
     rshift,
     scale,
     sub,
@@ -254,3 +255,23 @@ def test_opaque_numbers_are_never_the_same_number() -> None:
     both = disjoint_or(high, x)
     assert both is not None
     assert learn(frozenset(), both, 0x65, 0x65) == frozenset({(Bits(const(14), 4, 4), 6, 6)})
+
+
+def test_a_value_reads_what_a_write_changes_directly_or_through_its_position() -> None:
+    ihl_byte = const(14)
+    l4 = L4  # 14 + 4·ihl
+    assert reads_written(l4, ihl_byte, 1, IPV4)  # the IHL itself
+    assert not reads_written(l4, const(22), 1, IPV4)  # the TTL: another byte
+    proto_behind = byte(l4.plus(9))  # a byte whose position reads the IHL
+    assert reads_written(proto_behind, ihl_byte, 1, IPV4)
+    assert not reads_written(const(40), ihl_byte, 1, IPV4)  # a constant reads nothing
+    assert reads_written(byte(const(40)), None, None, IPV4)  # a write anywhere
+    nibble = Lin(((opaque(4), 1),), 0, 0)
+    assert not reads_written(nibble, None, None, IPV4)  # opaque bits are not the packet's
+
+
+def test_facts_about_a_byte_behind_a_written_ihl_are_forgotten() -> None:
+    behind = (Bits(L4.plus(2), 0, 8), 0, 0)  # a fact on the TCP destination port's byte
+    facts = frozenset({*TCP4, (IHL, 5, 15), behind})
+    assert behind not in forget(facts, const(14), 1)
+    assert behind in forget(facts, const(22), 1)
