@@ -1342,6 +1342,19 @@ def analyze_provenance(
     )
 
 
+def _map_values(state: State, fn: Callable[[Val], Val], facts: Facts) -> State:
+    """``state`` with ``fn`` applied to every register, slot and narrow store, and ``facts``."""
+    frames = tuple(
+        Frame(
+            {r: fn(v) for r, v in f.regs.items()},
+            {o: fn(v) for o, v in f.stack.items()},
+            {k: fn(v) for k, v in f.narrow.items()},
+        )
+        for f in state.frames
+    )
+    return State(frames, facts)
+
+
 def _written_spans(
     effect: HelperEffect, args: tuple[Val, ...]
 ) -> list[tuple[Lin | None, int | None]]:
@@ -1403,15 +1416,7 @@ def _after_write(state: State, start: Lin | None, size: int | None) -> State:
             )
         )
 
-    frames = tuple(
-        Frame(
-            {r: fix(v) for r, v in f.regs.items()},
-            {o: fix(v) for o, v in f.stack.items()},
-            {k: fix(v) for k, v in f.narrow.items()},
-        )
-        for f in state.frames
-    )
-    return State(frames, sym.forget(facts, start, size))
+    return _map_values(state, fix, sym.forget(facts, start, size))
 
 
 def _packet_pointers(state: State, exact: bool) -> tuple[tuple[int, object], ...]:
@@ -1455,15 +1460,7 @@ def _anchor_state(state: State) -> State:
             out.append(a)
         return tuple(out)
 
-    frames = tuple(
-        Frame(
-            {r: fix(v) for r, v in f.regs.items()},
-            {o: fix(v) for o, v in f.stack.items()},
-            {k: fix(v) for k, v in f.narrow.items()},
-        )
-        for f in state.frames
-    )
-    return State(frames, state.facts)
+    return _map_values(state, fix, state.facts)
 
 
 def _forget_sid(state: State, sid: int) -> State:
@@ -1474,15 +1471,7 @@ def _forget_sid(state: State, sid: int) -> State:
             return tuple(sorted(replace(a, sid=None) if a.sid == sid else a for a in v))
         return v
 
-    frames = tuple(
-        Frame(
-            {r: strip(v) for r, v in f.regs.items()},
-            {o: strip(v) for o, v in f.stack.items()},
-            {k: strip(v) for k, v in f.narrow.items()},
-        )
-        for f in state.frames
-    )
-    return State(frames, state.facts)
+    return _map_values(state, strip, state.facts)
 
 
 def _clobber_through(state: State, args: tuple[Val, ...]) -> State:
