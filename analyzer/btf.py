@@ -586,10 +586,6 @@ class BtfExt:
         """The line records of one ELF section, in file order (ascending ``insn_off``)."""
         return tuple(record for record in self.line_info if record.section == section)
 
-    def funcs_in(self, section: str) -> tuple[FuncInfo, ...]:
-        """The func records of one ELF section, in file order."""
-        return tuple(record for record in self.func_info if record.section == section)
-
 
 def _info_records(
     data: bytes,

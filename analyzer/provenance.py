@@ -1063,9 +1063,7 @@ def _bit_fields(op: int, a: Atom, b: Atom, k: int | None, is64: bool) -> Lin | N
             return None  # a.lin: ``_with_lin`` scales it
         x = _as_bits(a, width - k)
         shifted = None if x is None else sym.scale(x, 1 << k)
-        return (
-            shifted if shifted is not None and shifted.hi is not None and _fits(shifted) else None
-        )
+        return shifted if shifted is not None and _fits(shifted) else None
     if a.lin is None and b.lin is None:
         return None
     x, y = _as_bits(a, width), _as_bits(b, width)
