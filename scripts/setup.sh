@@ -2,7 +2,8 @@
 # Install what extframe needs on Debian 12, and nothing that is already there.
 # Safe to run any number of times: each step checks before it acts.
 #
-#   scripts/setup.sh            Debian packages, bpffs, the virtual environment
+#   scripts/setup.sh            Debian packages, bpffs, the virtual environment,
+#                               the patched Open vSwitch (ovs_patches/build.sh)
 #
 # Environment:
 #   EXTFRAME_VENV   where the virtual environment lives (default: .venv)
@@ -22,6 +23,7 @@ packages=(
     clang llvm libbpf-dev bpftool
     python3-bpfcc python3-venv python3-pip
     iproute2 tcpdump libpcap0.8
+    openvswitch-source autoconf automake libtool
 )
 
 missing=()
@@ -73,3 +75,7 @@ if [[ ! -f $stamps/pip || $(cat "$stamps/pip") != "$want" ]]; then
 else
     say "Python dependencies up to date"
 fi
+
+# The patched Open vSwitch, built once per patch series (ovs_patches/build.sh
+# keys its cache by the series' hash, so this costs nothing the second time).
+bash "$here/ovs_patches/build.sh" >/dev/null || die "building the patched Open vSwitch failed (see above)"
