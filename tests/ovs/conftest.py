@@ -9,6 +9,7 @@ in a pcap file per port (``options:tx_pcap``).
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
 
 
+@functools.cache
 def ovs_build() -> Path | None:
-    """The folder of the patched OVS build, or None if it is not built."""
+    """The folder of the patched OVS build, or None if it is not built (asked once)."""
     done = subprocess.run(
         ["bash", str(BUILD_SCRIPT), "--where"], capture_output=True, text=True, check=False
     )

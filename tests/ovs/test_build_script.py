@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ovs.conftest import BUILD_SCRIPT
+from tests.ovs.conftest import BUILD_SCRIPT, ovs_build
 
 TARBALL = Path("/usr/src/openvswitch/openvswitch.tar.gz")
 
@@ -37,6 +37,7 @@ def test_where_fails_when_nothing_is_built(tmp_path: Path) -> None:
     assert done.returncode == 1 and done.stdout == ""
 
 
+@pytest.mark.ovs
 @pytest.mark.skipif(not TARBALL.exists(), reason="Debian's openvswitch-source is not installed")
 def test_a_patch_that_does_not_apply_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "ovs_patches"
@@ -55,18 +56,16 @@ def test_a_patch_that_does_not_apply_is_named(tmp_path: Path) -> None:
     assert run(folder / "build.sh", tmp_path / "cache", "--where").returncode == 1
 
 
+@pytest.mark.ovs
 def test_a_change_to_the_series_changes_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "ovs_patches"
     shutil.copytree(BUILD_SCRIPT.parent, folder)
-    built = subprocess.run(
-        ["bash", str(BUILD_SCRIPT), "--where"], capture_output=True, text=True, check=False
-    )
-    if built.returncode != 0:
+    built = ovs_build()
+    if built is None:
         pytest.skip("the patched OVS is not built")
-    cache = Path(built.stdout.strip()).parent
     # The same series in another folder is the same build...
-    assert run(folder / "build.sh", cache, "--where").stdout == built.stdout
+    assert run(folder / "build.sh", built.parent, "--where").stdout == f"{built}\n"
     # ...and one changed byte in a patch is another.
     patch = sorted(folder.glob("*.patch"))[0]
     patch.write_text(patch.read_text() + "\n")
-    assert run(folder / "build.sh", cache, "--where").returncode == 1
+    assert run(folder / "build.sh", built.parent, "--where").returncode == 1
