@@ -10,7 +10,7 @@ export EXTFRAME_VENV := $(abspath $(VENV))
 all: help
 
 help:
-	@echo "make demo     build, load, run and unload the bundled actions on the real kernel"
+	@echo "make demo     the bundled actions on the real kernel, then the whole loop on a sandbox OVS"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make setup    only install what is missing"
 	@echo "make bench    run the benchmarks (bench/README.md)"
@@ -20,6 +20,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
+	$(VENV)/bin/extframe library
 	$(VENV)/bin/extframe demo
 
 lint: setup

@@ -19,7 +19,14 @@ from analyzer.verifier_log import summarize
 from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
 from extframe.build import object_for
 from extframe.errors import ExtframeError, ObjectError, VerifierError
-from extframe.loader import PROG_TYPES, LoadedProgram, LoadOptions, load_object, read_object
+from extframe.loader import (
+    PROG_TYPES,
+    LoadedObject,
+    LoadedProgram,
+    LoadOptions,
+    load_object,
+    read_object,
+)
 
 # Section names libbpf maps to the two program types extframe runs
 # (libbpf.c: section_defs).
@@ -113,6 +120,35 @@ def check_file(
                 lp = loaded.program(p.name)
                 analyses.append(_analyse(spec, p.name, lp.type_name, evidence_of(lp)))
             return Checked(path, analyses)
+
+
+def load_checked(path: Path, *, prog_type: str | None = None) -> tuple[LoadedObject, Checked]:
+    """Load ``path`` (a ``.c`` is built first) and analyse it from that very load.
+
+    For registration: the programs that were proven are the ones that stay
+    loaded, to be pinned. The caller closes the object. A verifier rejection
+    raises ``VerifierError`` (nothing stays loaded).
+    """
+    with object_for(path) as obj:
+        data = read_object(obj, path)
+        try:
+            spec = ObjectSpec.from_bytes(data, name=str(path))
+        except ElfError as exc:
+            raise ObjectError(f"{exc}; rebuild it with `extframe build`") from None
+        if not spec.programs:
+            raise ObjectError(f"{path}: the object holds no program")
+        loaded = load_object(obj, LoadOptions(prog_type=prog_type), shown_as=path)
+    try:
+        analyses = [
+            _analyse(
+                spec, p.name, loaded.program(p.name).type_name, evidence_of(loaded.program(p.name))
+            )
+            for p in spec.programs
+        ]
+    except BaseException:
+        loaded.close()
+        raise
+    return loaded, Checked(path, analyses)
 
 
 def _check_raw(path: Path, prog_type: str | None, kernel: bool) -> Checked:

@@ -23,6 +23,8 @@ from extframe.build import BuildOptions, build, object_for
 from extframe.errors import BuildError, ExtframeError, VerifierError
 from extframe.loader import PROG_TYPES, LoadedObject, LoadOptions, load_object
 from extframe.manifest import read_declared
+from extframe.ovs import commands as ovs_commands
+from extframe.ovs import demo
 from extframe.testrun import RunInput, run
 from extframe.vectors import VectorFile, run_vectors, vectors_path
 
@@ -377,7 +379,7 @@ def _relative(path: Path) -> Path:
         return path
 
 
-def cmd_demo(args: argparse.Namespace) -> Result:
+def cmd_library(args: argparse.Namespace) -> Result:
     sources = [_relative(p) for p in sorted(ACTIONS_DIR.glob("*.c"))]
     if not sources:
         raise ExtframeError(f"no actions in {ACTIONS_DIR}")
@@ -416,7 +418,7 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     return {"actions": results, "example": example, "failed": failed}
 
 
-def text_demo(r: Result) -> str:
+def text_library(r: Result) -> str:
     rows = [("action", "proven", "declared effects", "verifier", "maps", "vectors")]
     for a in r["actions"]:
         p = a["programs"][0]
@@ -434,7 +436,7 @@ def text_demo(r: Result) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
-        "extframe demo: each bundled action is built with clang, loaded through the",
+        "extframe library: each bundled action is built with clang, loaded through the",
         "kernel verifier, analysed (`extframe check`: what it is proven to change, and",
         "whether OVS must re-classify after it), pinned in a private folder of bpffs,",
         "run on its packet vectors with BPF_PROG_TEST_RUN, and unloaded.",
@@ -470,9 +472,11 @@ COMMANDS: dict[str, Command] = {
     "run": (cmd_run, text_run),
     "maps": (cmd_maps, text_maps),
     "vectors": (cmd_vectors, text_vectors),
-    "demo": (cmd_demo, text_demo),
+    "library": (cmd_library, text_library),
     "check": (cmd_check, text_check),
     "explain": (cmd_explain, text_explain),
+    **ovs_commands.COMMANDS,
+    "demo": (demo.cmd_demo, demo.text_demo),
 }
 
 
@@ -679,16 +683,30 @@ def parser() -> argparse.ArgumentParser:
     _analysis_options(p)
 
     p = sub.add_parser(
+        "library",
+        formatter_class=fmt,
+        help="the bundled actions: proven effects, verifier, vectors",
+        description="Build, load, analyse, pin, run the vectors of and unload every action in "
+        "actions/, then show one run field by field. Pins go to a private folder of bpffs "
+        "that is removed at the end.",
+        epilog="example:\n  make demo     # runs this, then `extframe demo`\n\n" + EXIT_CODES,
+    )
+    _common(p)
+
+    ovs_commands.add_parsers(sub, fmt, _common)
+    p = sub.add_parser(
         "demo",
         formatter_class=fmt,
-        help="the whole pipeline on the bundled actions",
-        description="Build, load, pin, run the vectors of and unload every action in actions/, "
-        "then show one run field by field. Pins go to a private folder of bpffs that is "
-        "removed at the end.",
+        help="the whole loop on the sandbox switch, with real packets",
+        description=demo.__doc__,
         epilog="example:\n  make demo     # installs what is missing, then runs this\n\n"
         + EXIT_CODES,
     )
-    _common(p)
+    p.add_argument(
+        "--run-dir", help="the sandbox's run directory (default: a private temporary one)"
+    )
+    p.add_argument("--keep", action="store_true", help="leave the sandbox running at the end")
+    _common(p, type_opt=False)
     return top
 
 
@@ -707,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(ExtframeError(f"{where}{what}"), args)
     except MemoryError:
         return _fail(ExtframeError("out of memory: is a packet or file far too large?"), args)
+    except KeyboardInterrupt:
+        sys.stderr.write("extframe: interrupted (what it had started is cleaned up)\n")
+        return 130
     try:
         if args.json:
             json.dump(result.get("json", result), sys.stdout, indent=2)

@@ -15,6 +15,7 @@ error's ``exit_code``.
 - ``RunError``            BPF_PROG_TEST_RUN refused the packet or context
 - ``PacketError``         a packet expression, hex string or pcap is not usable
 - ``VectorError``         a test-vector file is malformed
+- ``OvsError``            the switch is not running, not patched, or refused a request
 """
 
 from __future__ import annotations
@@ -88,3 +89,7 @@ class PacketError(ExtframeError):
 
 class VectorError(ExtframeError):
     """A test-vector file does not match the schema."""
+
+
+class OvsError(ExtframeError):
+    """Open vSwitch is missing, not running, not patched, or refused a request."""

@@ -141,8 +141,8 @@ def test_bpffs_not_mounted(tmp_path: Path) -> None:
     assert not (tmp_path / "nobpf").exists()
 
 
-def test_demo_runs_every_action(bpffs_root: Path) -> None:
-    r = cli("demo")
+def test_library_runs_every_action(bpffs_root: Path) -> None:
+    r = cli("library")
     assert r.returncode == 0, r.stdout + r.stderr
     for src in ACTIONS.glob("*.c"):
         assert src.stem in r.stdout
@@ -152,10 +152,10 @@ def test_demo_runs_every_action(bpffs_root: Path) -> None:
 
 
 def test_help_teaches() -> None:
-    for cmd in ("build", "load", "unload", "run", "vectors", "demo"):
+    for cmd in ("build", "load", "unload", "run", "vectors", "library", "demo"):
         r = cli(cmd, "--help")
         assert r.returncode == 0
-        assert "example" in r.stdout or cmd == "demo"
+        assert "example" in r.stdout
     assert "exit status" in cli("--help").stdout
     assert (ROOT / "README.md").read_text().count("make test") >= 1
 
@@ -219,9 +219,9 @@ def test_raw_ip_pcap_is_refused(tmp_path: Path) -> None:
     assert r.returncode == 2 and "link type 228" in _error_line(r.stderr)
 
 
-def test_demo_leaves_the_users_pins_alone(bpffs_root: Path) -> None:
+def test_library_leaves_the_users_pins_alone(bpffs_root: Path) -> None:
     assert cli("load", "actions/dec_ttl.c").returncode == 0
-    r = cli("demo")
+    r = cli("library")
     assert r.returncode == 0, r.stdout + r.stderr
     assert (bpffs_root / "dec_ttl" / "prog").is_dir()
     assert cli("unload", "dec_ttl").returncode == 0

@@ -1,0 +1,328 @@
+"""The OVS commands of the CLI: sandbox, register, replace, unregister, list, flow.
+
+Each ``cmd_*`` returns plain data and each ``text_*`` renders it, as in
+``extframe.cli``, which adds these to its parser with ``add_parsers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from extframe.errors import OvsError
+from extframe.ovs import registry
+from extframe.ovs.sandbox import MAX_HOSTS, Sandbox
+from extframe.ovs.switch import Switch
+
+Result = dict[str, Any]
+
+EXIT_CODES = """\
+exit status:
+  0  success
+  2  usage, build or environment error: the switch is not running, the name is taken,
+     the action's effects could not be proved (without --allow-unknown), ...
+  3  the kernel verifier rejected the action
+"""
+
+SWITCH_HELP = (
+    "the switch: its run directory (where db.sock and ovs-vswitchd.pid are) or its "
+    "database socket (unix:PATH); default $EXTFRAME_SWITCH, else the sandbox"
+)
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+def _sandbox(args: argparse.Namespace) -> Sandbox:
+    return Sandbox(Path(args.run_dir) if args.run_dir else None)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> Result:
+    sb = _sandbox(args)
+    if args.verb == "start":
+        return {"verb": "start"} | sb.start(hosts=args.hosts)
+    if args.verb == "stop":
+        return {"verb": "stop"} | sb.stop()
+    return {"verb": "status"} | sb.status()
+
+
+def text_sandbox(r: Result) -> str:
+    if r["verb"] == "stop":
+        if not r["was_running"] and not r["removed_hosts"] and not r["removed_pins"]:
+            return f"the sandbox in {r['run_dir']} was not running; nothing to remove"
+        parts = [f"stopped the sandbox in {r['run_dir']}"]
+        if r["removed_hosts"]:
+            parts.append(f"removed hosts {', '.join(r['removed_hosts'])}")
+        if r["removed_pins"]:
+            parts.append(f"removed {len(r['removed_pins'])} pins")
+        return "; ".join(parts)
+    if not r["running"]:
+        return f"the sandbox in {r['run_dir']} is not running (`extframe sandbox start`)"
+    head = "started" if r.get("started") else "running"
+    lines = [
+        f"sandbox {head}: {r['run_dir']} (ovs-vswitchd pid {r['ovs_vswitchd_pid']}, "
+        f"ovsdb-server pid {r['ovsdb_server_pid']}), bridge {r['bridge']} (userspace datapath)"
+    ]
+    for h in r["hosts"]:
+        lines.append(
+            f"  host {h['name']}: namespace {h['netns']}, {h['ip']}/24, {h['mac']}, "
+            f"br0 port {h['ofport']} ({h['ifname']})"
+        )
+    if r.get("actions"):
+        lines.append(f"  actions: {', '.join(r['actions'])}")
+    lines.append(f"  run a command on a host: ip netns exec {r['prefix']}-h1 ping 10.0.0.2")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def _record_result(record: registry.Record, verb: str) -> Result:
+    return {"verb": verb} | record.model_dump(mode="json") | {"decision": record.decision()}
+
+
+def cmd_register(args: argparse.Namespace) -> Result:
+    record = registry.register(
+        Switch.named(args.switch),
+        args.name,
+        Path(args.action),
+        program=args.program,
+        allow_unknown=args.allow_unknown,
+    )
+    return _record_result(record, "registered")
+
+
+def cmd_replace(args: argparse.Namespace) -> Result:
+    record = registry.replace(
+        Switch.named(args.switch),
+        args.name,
+        Path(args.action),
+        program=args.program,
+        allow_unknown=args.allow_unknown,
+    )
+    return _record_result(record, "replaced")
+
+
+def text_record(r: Result) -> str:
+    fields = ", ".join(r["fields"]) or "none"
+    lines = [
+        f"{r['verb']} {r['name']}: {r['source']} ({r['program']}), verdict {r['verdict']}, "
+        f"writes {fields}",
+        f"  {r['decision']}: reclassify={'yes' if r['reclassify'] else 'no'}",
+    ]
+    lines += [f"  {reason}" for reason in r["reasons"]]
+    lines.append(f"  pinned at {r['pin_folder']}")
+    lines.append(f"  flows can now say: actions=bpf({r['name']}),...")
+    return "\n".join(lines)
+
+
+def cmd_unregister(args: argparse.Namespace) -> Result:
+    return registry.unregister(Switch.named(args.switch), args.name, force=args.force)
+
+
+def text_unregister(r: Result) -> str:
+    line = f"unregistered {r['name']} (removed {len(r['removed'])} pins and records)"
+    if r["flows_still_using"]:
+        line += (
+            f"; {len(r['flows_still_using'])} flow(s) still name it and drop their packets "
+            "until it is registered again"
+        )
+    return line
+
+
+def cmd_list(args: argparse.Namespace) -> Result:
+    actions = registry.list_actions(Switch.named(args.switch))
+    return {"actions": actions, "json": actions}
+
+
+def text_list(r: Result) -> str:
+    if not r["actions"]:
+        return "no actions registered"
+    rows = [("name", "verdict", "reclassify", "fields", "packets", "drops", "errors", "avg ns")]
+    for a in r["actions"]:
+        avg = a["run_time_ns"] // a["packets"] if a["packets"] else 0
+        rows.append(
+            (
+                a["name"],
+                a["verdict"] or "(not extframe's)",
+                "yes" if a["reclassify"] else "no",
+                ",".join(a["fields"]) or "-",
+                str(a["packets"]),
+                str(a["drops"]),
+                str(a["errors"]),
+                str(avg),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+# ---------------------------------------------------------------- flows
+
+
+def cmd_flow(args: argparse.Namespace) -> Result:
+    switch = Switch.named(args.switch)
+    switch.require_running()
+    if args.bridge not in switch.bridges():
+        known = ", ".join(switch.bridges()) or "none"
+        raise OvsError(f"no bridge {args.bridge!r} on {switch.run_dir} (bridges: {known})")
+    if args.verb == "add":
+        if not args.flows:
+            raise OvsError('name the flow to add: extframe flow add "in_port=1,actions=..."')
+        for flow in args.flows:
+            switch.ofctl("add-flow", args.bridge, flow)
+        return {"verb": "add", "bridge": args.bridge, "flows": args.flows}
+    if args.verb == "del":
+        switch.ofctl("del-flows", args.bridge, *args.flows)
+        return {"verb": "del", "bridge": args.bridge, "flows": args.flows}
+    dumped = [
+        line.strip()
+        for line in switch.ofctl("dump-flows", args.bridge).splitlines()
+        if "actions=" in line
+    ]
+    return {"verb": "dump", "bridge": args.bridge, "flows": dumped}
+
+
+def text_flow(r: Result) -> str:
+    if r["verb"] == "add":
+        return "\n".join(f"added to {r['bridge']}: {f}" for f in r["flows"])
+    if r["verb"] == "del":
+        what = ", ".join(r["flows"]) or "every flow"
+        return f"deleted from {r['bridge']}: {what}"
+    return "\n".join(r["flows"]) or f"{r['bridge']} has no flows"
+
+
+# ---------------------------------------------------------------- parser
+
+Command = tuple[Callable[[argparse.Namespace], Result], Callable[[Result], str]]
+COMMANDS: dict[str, Command] = {
+    "sandbox": (cmd_sandbox, text_sandbox),
+    "register": (cmd_register, text_record),
+    "replace": (cmd_replace, text_record),
+    "unregister": (cmd_unregister, text_unregister),
+    "list": (cmd_list, text_list),
+    "flow": (cmd_flow, text_flow),
+}
+
+
+def add_parsers(
+    sub: Any,
+    fmt: type[argparse.HelpFormatter],
+    common: Callable[..., None],
+) -> None:
+    """Add the OVS commands to the CLI's subparsers."""
+    p = sub.add_parser(
+        "sandbox",
+        formatter_class=fmt,
+        help="start, stop or show the embedded Open vSwitch",
+        description="The sandbox is a patched ovs-vswitchd and its ovsdb-server, run from the "
+        "cached build (ovs_patches/build.sh) with their files in a private run directory "
+        "(default /run/extframe/sandbox, or $EXTFRAME_SANDBOX), with bridge br0 on the "
+        "userspace datapath (fail-mode=secure: nothing is forwarded until flows say so).\n"
+        "--hosts N adds hosts h1..hN: network namespaces efsb-hN whose eth0 (10.0.0.N/24, "
+        "MAC 02:00:00:00:00:0N) is joined by a veth pair to br0 port N.\n"
+        "start on a running sandbox only adds missing hosts; stop leaves no process, pin, "
+        "namespace or interface behind (the logs stay in the run directory).",
+        epilog="examples:\n"
+        "  extframe sandbox start --hosts 2\n"
+        "  ip netns exec efsb-h1 ping -c 1 10.0.0.2   # after flows forward it\n"
+        "  extframe sandbox status --json\n"
+        "  extframe sandbox stop\n\n" + EXIT_CODES,
+    )
+    p.add_argument("verb", choices=("start", "stop", "status"))
+    p.add_argument(
+        "--hosts", type=int, default=0, help=f"hosts to attach, 0 to {MAX_HOSTS} (start)"
+    )
+    p.add_argument("--run-dir", help="the sandbox's run directory (default /run/extframe/sandbox)")
+    common(p, type_opt=False)
+
+    for verb, what in (("register", "add"), ("replace", "swap in")):
+        p = sub.add_parser(
+            verb,
+            formatter_class=fmt,
+            help=f"{what} an action on a running switch, re-classified as its analysis says",
+            description=(
+                "Build (for .c), load through the kernel verifier, analyse, pin under "
+                "/sys/fs/bpf/extframe_ovs/SWITCH/NAME/ and register with ovs-vswitchd "
+                "(ovs-appctl bpf/add) so that flows can say bpf(NAME). The verdict decides "
+                "re-classification:\n"
+                "  read_only                      no re-classification\n"
+                "  writes to the flow key         re-classify (freeze and recirculate)\n"
+                "  writes to payload/checksums    no re-classification\n"
+                "  unknown                        refused; --allow-unknown registers it as\n"
+                "                                 re-classifying everything\n"
+                "A failure at any step leaves nothing: no pin, no registration."
+                if verb == "register"
+                else "Prove the new program as `register` does, then swap it in under the same "
+                "name while traffic flows: ovs-vswitchd swaps the program under RCU, so no "
+                "packet meets a freed program, and revalidates its datapath flows with the new "
+                "re-classification. The new program's maps start empty: state is not carried "
+                "over. On failure the old program stays."
+            ),
+            epilog="examples:\n"
+            f"  extframe {verb} policer actions/policer.c\n"
+            f"  extframe {verb} ttl actions/dec_ttl.c --switch /run/openvswitch\n"
+            '  extframe flow add "in_port=1,actions=bpf(policer),output:2"\n\n' + EXIT_CODES,
+        )
+        p.add_argument("name", metavar="NAME", help="what flows call it: bpf(NAME); 1-15 chars")
+        p.add_argument("action", metavar="ACTION.c|ACTION.o")
+        p.add_argument("--program", help="which program of the object (default: its only one)")
+        p.add_argument(
+            "--allow-unknown",
+            action="store_true",
+            help="register an action whose effects could not be proved, re-classifying after it",
+        )
+        p.add_argument("--switch", help=SWITCH_HELP)
+        common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "unregister",
+        formatter_class=fmt,
+        help="remove an action from a switch",
+        description="Delete the action from ovs-vswitchd's registry and remove its pins. "
+        "Refused while OpenFlow flows name it, unless --force: those flows then drop their "
+        "packets until an action of that name is registered again.",
+        epilog="example:\n  extframe unregister policer\n\n" + EXIT_CODES,
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--force", action="store_true", help="even while flows use it")
+    p.add_argument("--switch", help=SWITCH_HELP)
+    common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "list",
+        formatter_class=fmt,
+        help="the actions a switch has, with verdicts and counters",
+        description="Every action registered with the switch: the verdict extframe proved, "
+        "the fields it writes, whether the switch re-classifies after it, and the switch's "
+        "counters (packets run, dropped by the program, dropped by an error, average run "
+        "time). --json keys: name, verdict, fields, reclassify, source, "
+        "registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
+        "run_time_ns, replaced.",
+        epilog="example:\n  extframe list --json\n\n" + EXIT_CODES,
+    )
+    p.add_argument("--switch", help=SWITCH_HELP)
+    common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "flow",
+        formatter_class=fmt,
+        help="add, delete or show OpenFlow flows (a thin ovs-ofctl)",
+        description="A thin helper over ovs-ofctl add-flow / del-flows / dump-flows on the "
+        "switch's bridge; ovs-ofctl itself works unchanged on the same bridge.",
+        epilog="examples:\n"
+        '  extframe flow add "in_port=1,ip,actions=bpf(policer),output:2"\n'
+        '  extframe flow add "table=0,ip,actions=bpf(ttl),resubmit(,1)" '
+        '"table=1,ip,nw_ttl=63,actions=output:2"\n'
+        "  extframe flow dump\n"
+        '  extframe flow del "in_port=1"\n\n' + EXIT_CODES,
+    )
+    p.add_argument("verb", choices=("add", "del", "dump"))
+    p.add_argument("flows", nargs="*", metavar="FLOW")
+    p.add_argument("--bridge", default="br0", help="default br0")
+    p.add_argument("--switch", help=SWITCH_HELP)
+    common(p, type_opt=False)

@@ -1,0 +1,343 @@
+"""Register actions with a running patched ovs-vswitchd, from the analysis.
+
+``register`` is one transaction: build (for ``.c``), load through the
+verifier, analyse that very load, pin under the switch's own folder of
+bpffs (``/sys/fs/bpf/extframe_ovs/<switch>/<NAME>/{prog,map}``), then
+``ovs-appctl bpf/add NAME PIN reclassify=yes|no fields=...``, then write
+the record that ``list`` shows (``<rundir>/extframe/<NAME>.json``). A
+failure at any step undoes the steps before it, so there is never a pin
+without a registration or a registration without its record.
+
+The re-classification comes from the analysis (``flow_key_affected``):
+
+- ``read_only``: no re-classification;
+- ``writes`` that may touch OVS's flow key (a header field, a length or
+  layout change, ``skb->mark`` or ``skb->priority``): re-classification;
+- ``writes`` to payload or checksums only: none;
+- ``unknown``: refused, unless ``allow_unknown``, which registers it as
+  re-classifying and writing everything (``fields=unknown``).
+
+``replace`` swaps the program under the same name (the datapath swaps it
+under RCU: no packet sees a freed program). Its maps are new: the old
+program's state is not carried over. ``unregister`` refuses while OpenFlow
+flows name the action, unless ``force``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from analyzer.effects import ProgramEffects
+from extframe import bpffs
+from extframe.check import load_checked
+from extframe.errors import OvsError
+from extframe.loader import LoadedObject
+from extframe.ovs.switch import Switch, check_action_name
+
+#: bpf/replace keeps the old pins here until the new program is in place.
+#: Longer than 15 characters, so never the name of an action.
+_OLD = "_being_replaced"
+
+
+class Record(BaseModel):
+    """What extframe knows about an action it registered: the proof behind it."""
+
+    name: str
+    source: str
+    program: str
+    verdict: str
+    flow_key_affected: bool
+    reclassify: bool
+    fields: list[str]
+    reasons: list[str]
+    writes: list[dict[str, Any]]
+    pin_folder: str
+    program_pin: str
+    maps: list[str]
+    allow_unknown: bool
+    registered_at: float
+    replaced: int = 0
+
+    def decision(self) -> str:
+        """Why the switch re-classifies after this action, or does not, in one phrase."""
+        if self.verdict == "unknown":
+            return "re-classify (unknown: treated as writing everything)"
+        if self.verdict == "read_only":
+            return "no re-classification (proved read-only)"
+        if self.flow_key_affected:
+            return "re-classify (writes what flows match on)"
+        return "no re-classification (writes outside the flow key only)"
+
+
+def _record_path(switch: Switch, name: str) -> Path:
+    return switch.state_dir / f"{name}.json"
+
+
+def read_record(switch: Switch, name: str) -> Record | None:
+    try:
+        return Record.model_validate_json(_record_path(switch, name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(switch: Switch, record: Record) -> None:
+    path = _record_path(switch, record.name)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(record.model_dump_json(indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _writes(effects: ProgramEffects) -> list[dict[str, Any]]:
+    """Each write with the C line behind it: what a reviewer checks first."""
+    out: list[dict[str, Any]] = [
+        {"source": w.source, "insn": w.insn, "via": w.via, "fields": w.fields}
+        for w in effects.packet_writes
+    ]
+    out += [
+        {"source": m.source, "insn": m.insn, "via": m.via, "fields": [m.field]}
+        for m in effects.metadata_writes
+    ]
+    out += [
+        {"source": c.source, "insn": c.insn, "via": c.helper, "fields": ["length"]}
+        for c in effects.length_changes
+    ]
+    return sorted(out, key=lambda w: w["insn"])
+
+
+def _fields(effects: ProgramEffects) -> list[str]:
+    if effects.verdict == "unknown":
+        return ["unknown"]
+    return sorted(effects.effect_names())
+
+
+def _prove(
+    path: Path, name: str, program: str | None, allow_unknown: bool
+) -> tuple[LoadedObject, ProgramEffects]:
+    """Load and analyse ``path``; refuse what cannot run as an OVS action."""
+    if not path.exists():
+        raise OvsError(f"{path}: no such file (an action is a .c source or a built .o)")
+    loaded, checked = load_checked(path)
+    try:
+        names = [a.program.name for a in checked.analyses]
+        if program is None and len(names) > 1:
+            raise OvsError(
+                f"{path} holds {len(names)} programs ({', '.join(names)}): pick one with --program"
+            )
+        chosen = program or names[0]
+        if chosen not in names:
+            raise OvsError(f"{path}: no program {chosen!r} (programs: {', '.join(names)})")
+        effects = next(a.effects for a in checked.analyses if a.program.name == chosen)
+        if effects.type != "tc":
+            raise OvsError(
+                f"{path}: {chosen} is an {effects.type} program; OVS runs tc programs "
+                '(SEC("tc")) as actions'
+            )
+        if effects.verdict == "unknown" and not allow_unknown:
+            why = "; ".join(effects.reasons[:2]) or "no reason recorded"
+            raise OvsError(
+                f"{name}: the analysis of {path} could not prove its effects ({why}): fix the "
+                "action, or pass --allow-unknown to register it as re-classifying everything"
+            )
+    except BaseException:
+        loaded.close()
+        raise
+    return loaded, effects
+
+
+def _add_args(name: str, pin: Path, reclassify: bool, fields: list[str]) -> list[str]:
+    args = [name, str(pin), f"reclassify={'yes' if reclassify else 'no'}"]
+    if fields:
+        args.append("fields=" + ",".join(fields))
+    return args
+
+
+def register(
+    switch: Switch,
+    name: str,
+    action: Path,
+    *,
+    program: str | None = None,
+    allow_unknown: bool = False,
+) -> Record:
+    """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing."""
+    check_action_name(name)
+    bpffs.require_bpffs(switch.pin_root)
+    switch.require_running()
+    with switch.lock():
+        if name in switch.registered():
+            raise OvsError(
+                f"{name} is already registered: `extframe replace {name} ACTION` swaps its "
+                f"program, `extframe unregister {name}` removes it"
+            )
+        _forget(switch, name)  # what a registration that died half-way left
+        loaded, effects = _prove(action, name, program, allow_unknown)
+        with loaded:
+            reclassify = effects.flow_key_affected or effects.verdict == "unknown"
+            fields = _fields(effects)
+            pinned = bpffs.pin(loaded, name, root=switch.pin_root)
+            added = False
+            try:
+                prog_pin = pinned.programs[effects.program]
+                switch.appctl("bpf/add", *_add_args(name, prog_pin, reclassify, fields))
+                added = True
+                record = Record(
+                    name=name,
+                    source=str(action),
+                    program=effects.program,
+                    verdict=effects.verdict,
+                    flow_key_affected=effects.flow_key_affected,
+                    reclassify=reclassify,
+                    fields=fields,
+                    reasons=effects.reasons,
+                    writes=_writes(effects),
+                    pin_folder=str(pinned.folder),
+                    program_pin=str(prog_pin),
+                    maps=sorted(pinned.maps),
+                    allow_unknown=allow_unknown,
+                    registered_at=time.time(),
+                )
+                _write_record(switch, record)
+            except BaseException:
+                if added:
+                    _quietly(switch.appctl, "bpf/del", name)
+                _forget(switch, name)
+                raise
+    return record
+
+
+def replace(
+    switch: Switch,
+    name: str,
+    action: Path,
+    *,
+    program: str | None = None,
+    allow_unknown: bool = False,
+) -> Record:
+    """Swap the program registered as ``name`` for ``action``'s, while traffic flows."""
+    check_action_name(name)
+    switch.require_running()
+    with switch.lock():
+        if name not in switch.registered():
+            raise OvsError(f"{name} is not registered: `extframe register {name} ACTION` adds it")
+        old = read_record(switch, name)
+        loaded, effects = _prove(action, name, program, allow_unknown)
+        with loaded:
+            reclassify = effects.flow_key_affected or effects.verdict == "unknown"
+            fields = _fields(effects)
+            folder = switch.pin_root / name
+            parked = switch.pin_root / (name + _OLD)
+            shutil.rmtree(parked, ignore_errors=True)
+            if folder.exists():
+                os.rename(folder, parked)  # the switch holds the old program by its fd
+            try:
+                pinned = bpffs.pin(loaded, name, root=switch.pin_root)
+                try:
+                    prog_pin = pinned.programs[effects.program]
+                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, reclassify, fields))
+                except BaseException:
+                    shutil.rmtree(pinned.folder, ignore_errors=True)
+                    raise
+            except BaseException:
+                if parked.exists():
+                    os.rename(parked, folder)
+                raise
+            shutil.rmtree(parked, ignore_errors=True)
+            record = Record(
+                name=name,
+                source=str(action),
+                program=effects.program,
+                verdict=effects.verdict,
+                flow_key_affected=effects.flow_key_affected,
+                reclassify=reclassify,
+                fields=fields,
+                reasons=effects.reasons,
+                writes=_writes(effects),
+                pin_folder=str(pinned.folder),
+                program_pin=str(prog_pin),
+                maps=sorted(pinned.maps),
+                allow_unknown=allow_unknown,
+                registered_at=old.registered_at if old else time.time(),
+                replaced=(old.replaced + 1) if old else 1,
+            )
+            _write_record(switch, record)
+    return record
+
+
+def unregister(switch: Switch, name: str, *, force: bool = False) -> dict[str, Any]:
+    """Remove ``name`` from the switch, its pins and its record."""
+    check_action_name(name)
+    switch.require_running()
+    with switch.lock():
+        registered = name in switch.registered()
+        users = switch.flows_using(name) if registered else []
+        if not registered:
+            leftovers = _forget(switch, name)
+            if not leftovers:
+                known = ", ".join(sorted(switch.registered())) or "none"
+                raise OvsError(f"{name}: no such action on {switch.run_dir} (registered: {known})")
+            return {"name": name, "removed": leftovers, "flows_still_using": []}
+        if users and not force:
+            shown = "; ".join(f"{b}: {f}" for b, f in users[:3])
+            more = f" and {len(users) - 3} more" if len(users) > 3 else ""
+            raise OvsError(
+                f"{name} is used by {len(users)} flow(s) ({shown}{more}): delete them "
+                f"(ovs-ofctl del-flows BRIDGE MATCH) or pass --force, after which they drop "
+                "their packets"
+            )
+        switch.appctl("bpf/del", name)
+        removed = _forget(switch, name)
+    return {"name": name, "removed": removed, "flows_still_using": [f for _, f in users]}
+
+
+def list_actions(switch: Switch) -> list[dict[str, Any]]:
+    """Every action the switch has, with extframe's record and the switch's counters."""
+    switch.require_running()
+    out = []
+    for name, reg in sorted(switch.registered().items()):
+        record = read_record(switch, name)
+        counters = switch.counters(name)
+        out.append(
+            {
+                "name": name,
+                "verdict": record.verdict if record else None,
+                "fields": reg.fields,
+                "reclassify": reg.reclassify,
+                "source": record.source if record else None,
+                "registered_by_extframe": record is not None,
+                "program_pin": reg.path,
+                "prog_id": reg.prog_id,
+                "maps": record.maps if record else [],
+                "packets": counters.get("packets", 0),
+                "drops": counters.get("drops", 0),
+                "errors": counters.get("errors", 0),
+                "run_time_ns": counters.get("run_time_ns", 0),
+                "replaced": counters.get("replaced", 0),
+            }
+        )
+    return out
+
+
+def _forget(switch: Switch, name: str) -> list[str]:
+    """Remove ``name``'s pins and record; return what was removed."""
+    removed = []
+    for folder in (switch.pin_root / name, switch.pin_root / (name + _OLD)):
+        if folder.exists():
+            removed += sorted(str(p) for p in folder.rglob("*") if not p.is_dir())
+            shutil.rmtree(folder, ignore_errors=True)
+    record = _record_path(switch, name)
+    if record.exists():
+        record.unlink()
+        removed.append(str(record))
+    return removed
+
+
+def _quietly(fn: Any, *args: str) -> None:
+    with contextlib.suppress(OvsError):
+        fn(*args)

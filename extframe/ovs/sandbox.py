@@ -1,0 +1,361 @@
+"""The embedded sandbox: a patched Open vSwitch of extframe's own, with hosts.
+
+``start`` creates a database, runs ``ovsdb-server`` and the patched
+``ovs-vswitchd`` from the cached build with their files in a private run
+directory (``/run/extframe/sandbox``; ``$EXTFRAME_SANDBOX`` or ``--run-dir``
+for another), and adds bridge ``br0`` on the userspace datapath
+(``datapath_type=netdev``, ``fail-mode=secure``: no flow, no forwarding).
+Hosts are network namespaces ``PREFIX-hN`` whose ``eth0`` is a veth pair
+with ``PREFIX-hN`` in the root namespace, added to ``br0`` as OpenFlow port
+N. Host N has MAC ``02:00:00:00:00:0N`` and address ``10.0.0.N/24``; every
+host knows every other host's MAC (static neighbours), IPv6 is off (no
+router solicitations in the counters) and the host's transmit checksum
+offload is off (``ethtool -K eth0 tx off``), so that the packets the
+switch reads from its AF_PACKET socket carry complete checksums.
+
+``start`` is idempotent: on a running sandbox it only adds missing hosts.
+``stop`` leaves nothing behind: no process, no pin of an action registered
+there, no namespace, no interface; only the log files stay in the run
+directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from extframe.errors import OvsError
+from extframe.ovs.switch import Switch, sandbox_run_dir
+
+BRIDGE = "br0"
+MAX_HOSTS = 9
+DEFAULT_PREFIX = "efsb"
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host of the sandbox: a namespace with one interface on the bridge."""
+
+    name: str
+    netns: str
+    ifname: str  # the root namespace's end of the veth pair, a port of br0
+    ofport: int
+    mac: str
+    ip: str
+
+    def command(self, *args: str) -> list[str]:
+        """``args`` run inside the host's namespace."""
+        return ["ip", "netns", "exec", self.netns, *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args), capture_output=True, text=True, check=False, timeout=timeout
+        )
+
+
+def host_spec(prefix: str, n: int) -> Host:
+    return Host(
+        name=f"h{n}",
+        netns=f"{prefix}-h{n}",
+        ifname=f"{prefix}-h{n}",
+        ofport=n,
+        mac=f"02:00:00:00:00:{n:02x}",
+        ip=f"10.0.0.{n}",
+    )
+
+
+def _ip(*args: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise OvsError(f"ip {' '.join(args)}: {done.stderr.strip() or 'failed'}")
+
+
+def _write_sysctl(path: str, value: str, netns: str | None = None) -> None:
+    """Set a sysctl (``net/ipv6/conf/all/disable_ipv6``), in ``netns`` if given."""
+    if not Path("/proc/sys/net/ipv6").exists():
+        return  # no IPv6 in this kernel: nothing to turn off
+    cmd = ["sysctl", "-qw", f"{path.replace('/', '.')}={value}"]
+    if netns is not None:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    subprocess.run(cmd, capture_output=True, check=False)
+
+
+class Sandbox:
+    """The sandbox in ``run_dir``, its namespaces and interfaces named ``prefix-hN``."""
+
+    def __init__(
+        self, run_dir: Path | None = None, prefix: str | None = None, dummy: bool = False
+    ) -> None:
+        self.run_dir = run_dir or sandbox_run_dir()
+        self.switch = Switch(self.run_dir)
+        saved = self._state()
+        self.prefix: str = prefix or str(saved.get("prefix") or DEFAULT_PREFIX)
+        if len(self.prefix) > 10 or not self.prefix.replace("_", "").isalnum():
+            raise OvsError(f"sandbox prefix {self.prefix!r}: at most 10 letters and digits")
+        self.dummy = dummy
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def _state_file(self) -> Path:
+        return self.run_dir / "sandbox.json"
+
+    def _state(self) -> dict[str, object]:
+        try:
+            data: dict[str, object] = json.loads(self._state_file.read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, hosts: list[Host]) -> None:
+        state = {"prefix": self.prefix, "bridge": BRIDGE, "hosts": [asdict(h) for h in hosts]}
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self._state_file)
+
+    def hosts(self) -> list[Host]:
+        raw = self._state().get("hosts", [])
+        assert isinstance(raw, list)
+        return [Host(**h) for h in raw]
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts():
+            if h.name == name:
+                return h
+        known = ", ".join(h.name for h in self.hosts()) or "none"
+        raise OvsError(f"the sandbox has no host {name!r} (hosts: {known})")
+
+    # -- start -------------------------------------------------------------------------
+
+    def start(self, hosts: int = 0) -> dict[str, object]:
+        """Run the sandbox (if it is not running) and make sure it has ``hosts`` hosts."""
+        if not 0 <= hosts <= MAX_HOSTS:
+            raise OvsError(f"--hosts {hosts}: the sandbox holds 0 to {MAX_HOSTS} hosts")
+        if os.geteuid() != 0:
+            raise OvsError(
+                "the sandbox needs root (network namespaces, bpffs, raw sockets): run as root"
+            )
+        build = self.switch.build  # fails early and clearly when OVS is not built
+        started = False
+        if not self.switch.running():
+            self._clean_leftovers()
+            try:
+                self._start_daemons(build)
+            except BaseException:
+                self.stop()
+                raise
+            started = True
+        try:
+            self.switch.vsctl(
+                "--may-exist",
+                "add-br",
+                BRIDGE,
+                "--",
+                "set",
+                "bridge",
+                BRIDGE,
+                "datapath_type=netdev",
+                "fail-mode=secure",
+            )
+            have = {h.name: h for h in self.hosts()}
+            for n in range(1, hosts + 1):
+                spec = host_spec(self.prefix, n)
+                if spec.name not in have:
+                    self._add_host(spec, [host_spec(self.prefix, m) for m in range(1, hosts + 1)])
+                    have[spec.name] = spec
+                    self._save(sorted(have.values(), key=lambda h: h.ofport))
+            if not self._state_file.exists():
+                self._save([])
+        except BaseException:
+            if started:
+                self.stop()
+            raise
+        return self.status() | {"started": started}
+
+    def _start_daemons(self, build: Path) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        sw = self.switch
+        schema = build / "install" / "share" / "openvswitch" / "vswitch.ovsschema"
+        db = self.run_dir / "conf.db"
+        db.unlink(missing_ok=True)
+        sw.tool("ovsdb-tool", "create", str(db), str(schema))
+        sw.tool(
+            "ovsdb-server",
+            "--detach",
+            "--no-chdir",
+            "--pidfile",
+            "--log-file",
+            f"--remote=punix:{sw.db_socket}",
+            str(db),
+        )
+        sw.vsctl("--no-wait", "init")
+        args = [
+            "--detach",
+            "--no-chdir",
+            "--pidfile",
+            "--log-file",
+            "--disable-system",
+        ]
+        if self.dummy:
+            args.append("--enable-dummy")
+        sw.tool("ovs-vswitchd", *args, f"unix:{sw.db_socket}")
+        self._save([])
+
+    def _add_host(self, h: Host, everyone: list[Host]) -> None:
+        if Path(f"/run/netns/{h.netns}").exists():
+            _ip("netns", "del", h.netns)
+        _ip("netns", "add", h.netns)
+        for key in ("all", "default"):
+            _write_sysctl(f"net/ipv6/conf/{key}/disable_ipv6", "1", h.netns)
+        _ip("link", "add", h.ifname, "type", "veth", "peer", "name", "eth0", "netns", h.netns)
+        _write_sysctl(f"net/ipv6/conf/{h.ifname}/disable_ipv6", "1")
+        _ip("-n", h.netns, "link", "set", "eth0", "address", h.mac)
+        _ip("-n", h.netns, "addr", "add", f"{h.ip}/24", "dev", "eth0")
+        _ip("-n", h.netns, "link", "set", "lo", "up")
+        _ip("-n", h.netns, "link", "set", "eth0", "up")
+        _ip("link", "set", h.ifname, "up")
+        if shutil.which("ethtool"):
+            h.run("ethtool", "-K", "eth0", "tx", "off")
+        for other in everyone:
+            if other.name != h.name:
+                _ip(
+                    "-n", h.netns, "neigh", "replace", other.ip, "lladdr", other.mac,
+                    "dev", "eth0", "nud", "permanent",
+                )  # fmt: skip
+        self.switch.vsctl(
+            "--may-exist",
+            "add-port",
+            BRIDGE,
+            h.ifname,
+            "--",
+            "set",
+            "interface",
+            h.ifname,
+            f"ofport_request={h.ofport}",
+        )
+
+    # -- stop --------------------------------------------------------------------------
+
+    def stop(self) -> dict[str, object]:
+        """Stop the daemons and remove hosts, pins and run files (logs stay)."""
+        sw = self.switch
+        was_running = sw.running()
+        pids = [p for p in (sw.pid("ovs-vswitchd"), sw.pid("ovsdb-server")) if p]
+        if sw.pid("ovs-vswitchd"):
+            with contextlib.suppress(OvsError):
+                sw.appctl("exit", "--cleanup")
+        if sw.pid("ovsdb-server"):
+            with contextlib.suppress(OvsError):
+                sw.appctl("exit", target="ovsdb-server")
+        _wait_gone(pids)
+        removed_hosts = self._remove_hosts()
+        pins = sorted(str(p) for p in sw.pin_root.rglob("*") if not p.is_dir())
+        shutil.rmtree(sw.pin_root, ignore_errors=True)
+        if self.run_dir.is_dir():
+            for f in self.run_dir.iterdir():
+                if f.suffix == ".log":
+                    continue
+                if f.is_dir():
+                    shutil.rmtree(f, ignore_errors=True)
+                else:
+                    f.unlink(missing_ok=True)
+        return {
+            "run_dir": str(self.run_dir),
+            "was_running": was_running,
+            "removed_hosts": removed_hosts,
+            "removed_pins": pins,
+        }
+
+    def _namespaces(self) -> set[str]:
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return {
+            line.split()[0]
+            for line in listed.splitlines()
+            if line.split() and line.split()[0].startswith(f"{self.prefix}-h")
+        }
+
+    def _interfaces(self) -> set[str]:
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names = {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
+        return {n for n in names if n.startswith(f"{self.prefix}-h")}
+
+    def _remove_hosts(self) -> list[str]:
+        # Also what a sandbox that died before saving its state left behind.
+        names = {h.netns for h in self.hosts()} | self._namespaces()
+        for ifname in sorted(self._interfaces()):
+            subprocess.run(["ip", "link", "del", ifname], capture_output=True)
+        for ns in sorted(names):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        return sorted(names)
+
+    def leftovers(self) -> list[str]:
+        """What of this sandbox exists now: processes, namespaces, interfaces, pins."""
+        out = [
+            f"{d} (pid {pid})"
+            for d in ("ovs-vswitchd", "ovsdb-server")
+            if (pid := self.switch.pid(d)) is not None
+        ]
+        out += [f"namespace {n}" for n in sorted(self._namespaces())]
+        out += [f"interface {n}" for n in sorted(self._interfaces())]
+        if self.switch.pin_root.exists():
+            out.append(f"pins under {self.switch.pin_root}")
+        return out
+
+    def _clean_leftovers(self) -> None:
+        """A sandbox that died (a crash, a reboot of /run) may have left hosts and pins."""
+        self._remove_hosts()
+        shutil.rmtree(self.switch.pin_root, ignore_errors=True)
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        sw = self.switch
+        running = sw.running()
+        out: dict[str, object] = {
+            "run_dir": str(self.run_dir),
+            "running": running,
+            "ovs_vswitchd_pid": sw.pid("ovs-vswitchd"),
+            "ovsdb_server_pid": sw.pid("ovsdb-server"),
+            "bridge": BRIDGE,
+            "prefix": self.prefix,
+            "hosts": [asdict(h) for h in self.hosts()] if running else [],
+            "pin_root": str(sw.pin_root),
+        }
+        if running:
+            out["actions"] = sorted(sw.registered())
+        return out
+
+
+def _wait_gone(pids: list[int], timeout: float = 10) -> None:
+    """Wait for ``pids`` to exit; TERM and then KILL what does not."""
+    deadline = time.monotonic() + timeout
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + timeout / 2
+        while time.monotonic() < deadline:
+            if not any(_alive(p) for p in pids):
+                return
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours is gone for every purpose here.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

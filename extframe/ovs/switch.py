@@ -1,0 +1,298 @@
+"""A running patched Open vSwitch, found by its run directory.
+
+A switch is an ``ovsdb-server`` and an ``ovs-vswitchd`` that keep their pid
+files and sockets in one run directory (``OVS_RUNDIR``): ``db.sock``,
+``ovs-vswitchd.pid`` and ``ovs-vswitchd.PID.ctl``. extframe drives it with
+OVS's own tools from the patched build (``ovs_patches/build.sh``), never
+with hand-written protocol code: ``ovs-appctl`` for the bpf registry,
+``ovs-vsctl`` for the database, ``ovs-ofctl`` for OpenFlow.
+
+``--switch`` names a run directory, or the database socket inside one
+(``unix:/run/openvswitch/db.sock``, or its path). Without it, extframe
+uses ``$EXTFRAME_SWITCH``, else the sandbox (``extframe sandbox start``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from extframe.bpffs import bpffs_mount
+from extframe.errors import OvsError
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
+
+#: Where the sandbox keeps its switch; ``$EXTFRAME_SANDBOX`` overrides it.
+SANDBOX_RUN_DIR = Path("/run/extframe/sandbox")
+
+#: OpenFlow versions ovs-ofctl may use, so that it talks to any bridge.
+OF_VERSIONS = "OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15"
+
+#: The registry's rule for action names (lib/bpf-action.c): 1 to 15
+#: letters, digits and underscores, not starting with a digit.
+ACTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,14}$")
+
+
+def sandbox_run_dir() -> Path:
+    """The sandbox's run directory: ``$EXTFRAME_SANDBOX`` or /run/extframe/sandbox."""
+    return Path(os.environ.get("EXTFRAME_SANDBOX", str(SANDBOX_RUN_DIR)))
+
+
+def ovs_build() -> Path:
+    """The patched OVS build folder (``ovs_patches/build.sh --where``).
+
+    ``$EXTFRAME_OVS_BUILD`` names one explicitly. Raises ``OvsError`` when
+    there is none: the set-up builds it.
+    """
+    explicit = os.environ.get("EXTFRAME_OVS_BUILD")
+    if explicit:
+        folder = Path(explicit)
+        if not (folder / "install" / "sbin" / "ovs-vswitchd").exists():
+            raise OvsError(f"EXTFRAME_OVS_BUILD={folder} holds no install/sbin/ovs-vswitchd")
+        return folder
+    done = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "--where"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise OvsError(
+            "the patched Open vSwitch is not built: run `make setup` "
+            "(or `bash ovs_patches/build.sh`, about 3 minutes)"
+        )
+    return Path(done.stdout.strip())
+
+
+def check_action_name(name: str) -> None:
+    """Raise ``OvsError`` unless ``name`` is a name the registry accepts."""
+    if not ACTION_NAME.match(name):
+        raise OvsError(
+            f"invalid action name {name!r}: 1 to 15 letters, digits and '_', "
+            "not starting with a digit (flows say bpf(NAME))"
+        )
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One line of ``ovs-appctl bpf/list``."""
+
+    name: str
+    reclassify: bool
+    fields: list[str]
+    path: str
+    prog_id: int
+
+
+_LIST_LINE = re.compile(
+    r"^(?P<name>\w+): reclassify=(?P<rc>yes|no)(?: fields=(?P<fields>\S+))?"
+    r" path=(?P<path>\S+) prog_id=(?P<id>\d+)$"
+)
+
+
+def parse_bpf_list(text: str) -> dict[str, Registered]:
+    """``bpf/list``'s reply, by name."""
+    out: dict[str, Registered] = {}
+    for line in text.splitlines():
+        m = _LIST_LINE.match(line.strip())
+        if m is None:
+            if line.strip():
+                raise OvsError(f"cannot read bpf/list line {line!r}: is the series up to date?")
+            continue
+        out[m["name"]] = Registered(
+            name=m["name"],
+            reclassify=m["rc"] == "yes",
+            fields=m["fields"].split(",") if m["fields"] else [],
+            path=m["path"],
+            prog_id=int(m["id"]),
+        )
+    return out
+
+
+def parse_bpf_show(text: str) -> dict[str, int]:
+    """The counters of ``bpf/show NAME``: packets, drops, errors, run_time_ns."""
+    out: dict[str, int] = {}
+    for key, pattern in (
+        ("packets", r"^\s*packets: (\d+)"),
+        ("drops", r"^\s*drops: (\d+)"),
+        ("errors", r"^\s*errors: (\d+)"),
+        ("run_time_ns", r"^\s*run time: (\d+) ns total"),
+        ("replaced", r"replaced (\d+) times"),
+        ("registration_id", r"registration id: (\d+)"),
+    ):
+        m = re.search(pattern, text, re.M)
+        if m:
+            out[key] = int(m[1])
+    return out
+
+
+class Switch:
+    """A switch's run directory and the tools that talk to it."""
+
+    def __init__(self, run_dir: Path, build: Path | None = None) -> None:
+        self.run_dir = run_dir
+        self._build = build
+
+    @classmethod
+    def named(cls, spec: str | None) -> Switch:
+        """The switch ``--switch`` names (a run directory or a db socket), or the default."""
+        if spec is None:
+            spec = os.environ.get("EXTFRAME_SWITCH") or str(sandbox_run_dir())
+        path = Path(spec.removeprefix("unix:"))
+        if path.is_socket() or path.suffix == ".sock":
+            path = path.parent
+        return cls(path)
+
+    def __repr__(self) -> str:
+        return f"Switch({str(self.run_dir)!r})"
+
+    @property
+    def build(self) -> Path:
+        if self._build is None:
+            self._build = ovs_build()
+        return self._build
+
+    @property
+    def db_socket(self) -> Path:
+        return self.run_dir / "db.sock"
+
+    @property
+    def key(self) -> str:
+        """A short name for this switch that is stable and unique per run directory."""
+        digest = hashlib.sha256(str(self.run_dir.resolve()).encode()).hexdigest()[:8]
+        base = re.sub(r"[^A-Za-z0-9_]", "_", self.run_dir.name)[:16] or "switch"
+        return f"{base}_{digest}"
+
+    @property
+    def pin_root(self) -> Path:
+        """Where actions registered with this switch are pinned in bpffs."""
+        return bpffs_mount() / "extframe_ovs" / self.key
+
+    @property
+    def state_dir(self) -> Path:
+        """extframe's records of the actions it registered here."""
+        return self.run_dir / "extframe"
+
+    # -- processes --------------------------------------------------------------------
+
+    def pid(self, daemon: str) -> int | None:
+        """The pid of ``daemon`` if its pid file names a live process."""
+        try:
+            pid = int((self.run_dir / f"{daemon}.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def running(self) -> bool:
+        return self.pid("ovs-vswitchd") is not None and self.pid("ovsdb-server") is not None
+
+    def require_running(self) -> None:
+        """Raise ``OvsError`` unless both daemons run and ovs-vswitchd has the bpf registry."""
+        if not self.running():
+            where = self.run_dir
+            hint = (
+                "`extframe sandbox start` starts one"
+                if where == sandbox_run_dir()
+                else "start it, or name another with --switch RUNDIR"
+            )
+            raise OvsError(f"no Open vSwitch is running with run directory {where}: {hint}")
+        commands = self.appctl("list-commands")
+        if "bpf/add" not in commands:
+            raise OvsError(
+                f"the ovs-vswitchd of {self.run_dir} has no bpf registry (no bpf/add): "
+                "it is not built with ovs_patches/; `extframe sandbox start` runs one that is"
+            )
+
+    # -- tools --------------------------------------------------------------------------
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for var in ("OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"):
+            env[var] = str(self.run_dir)
+        return env
+
+    def program(self, name: str) -> Path:
+        folder = "sbin" if name in ("ovs-vswitchd", "ovsdb-server") else "bin"
+        return self.build / "install" / folder / name
+
+    def tool(self, name: str, *args: str, timeout: float = 30) -> str:
+        """Run an OVS tool against this switch; its error output becomes an ``OvsError``."""
+        try:
+            done = subprocess.run(
+                [str(self.program(name)), *args],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise OvsError(
+                f"{name} {' '.join(args[:2])} did not answer within {timeout:g} s: "
+                f"is the switch of {self.run_dir} hung?"
+            ) from None
+        if done.returncode != 0:
+            raise OvsError(_tool_error(name, done.stderr) or f"{name} failed ({done.returncode})")
+        return done.stdout
+
+    def appctl(self, *args: str, target: str = "ovs-vswitchd") -> str:
+        return self.tool("ovs-appctl", "--timeout=20", "-t", target, *args)
+
+    def vsctl(self, *args: str) -> str:
+        return self.tool("ovs-vsctl", f"--db=unix:{self.db_socket}", "--timeout=20", *args)
+
+    def ofctl(self, *args: str) -> str:
+        return self.tool("ovs-ofctl", "-O", OF_VERSIONS, *args)
+
+    # -- the bpf registry --------------------------------------------------------------
+
+    def registered(self) -> dict[str, Registered]:
+        return parse_bpf_list(self.appctl("bpf/list"))
+
+    def counters(self, name: str) -> dict[str, int]:
+        return parse_bpf_show(self.appctl("bpf/show", name))
+
+    def bridges(self) -> list[str]:
+        return self.vsctl("list-br").split()
+
+    def flows_using(self, name: str) -> list[tuple[str, str]]:
+        """(bridge, flow) for every OpenFlow flow whose actions say ``bpf(name...)``."""
+        uses = re.compile(rf"\bbpf\({re.escape(name)}[,)]")
+        out = []
+        for bridge in self.bridges():
+            for line in self.ofctl("--no-stats", "dump-flows", bridge).splitlines():
+                if uses.search(line):
+                    out.append((bridge, line.strip()))
+        return out
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise extframe's changes to this switch's registry."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _tool_error(name: str, stderr: str) -> str:
+    """The useful part of an OVS tool's error output, on one line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # ovs-appctl ends with "ovs-appctl: ovs-vswitchd: server returned an error".
+    useful = [line for line in lines if not line.endswith("server returned an error")]
+    text = "; ".join(useful or lines)
+    return text.removeprefix(f"{name}: ")
