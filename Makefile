@@ -5,13 +5,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export EXTFRAME_VENV := $(abspath $(VENV))
 
-.PHONY: all setup demo test lint bench actions clean help
+.PHONY: all setup demo test soak lint bench actions clean help
 
 all: help
 
 help:
 	@echo "make demo     the bundled actions on the real kernel, then the whole loop on a sandbox OVS"
 	@echo "make test     lint, type-check and run the whole test suite"
+	@echo "make soak     1,000 register/replace/unregister cycles under traffic (a few minutes)"
 	@echo "make setup    only install what is missing"
 	@echo "make bench    run the benchmarks (bench/README.md)"
 	@echo "make actions  rebuild actions/*.o from actions/*.c"
@@ -32,6 +33,10 @@ test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+# The soak test's short form (20 cycles) is part of make test.
+soak: setup
+	EXTFRAME_SOAK_CYCLES=1000 $(PY) -m pytest -q tests/ovs/test_soak.py
 
 bench: setup
 	$(PY) -m bench

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import os
 import re
+import shutil
 import signal
 import struct
 import time
@@ -116,6 +117,8 @@ def cmd_demo(args: argparse.Namespace) -> Result:
             if not args.keep:
                 sandbox.stop()
                 result["left_behind"] = sandbox.leftovers()
+                if not args.run_dir and not result["left_behind"]:
+                    shutil.rmtree(run_dir, ignore_errors=True)
     result["failed"] = sum(not c["ok"] for c in result["checks"]) + len(
         result.get("left_behind", [])
     )

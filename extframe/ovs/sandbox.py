@@ -5,18 +5,21 @@
 directory (``/run/extframe/sandbox``; ``$EXTFRAME_SANDBOX`` or ``--run-dir``
 for another), and adds bridge ``br0`` on the userspace datapath
 (``datapath_type=netdev``, ``fail-mode=secure``: no flow, no forwarding).
-Hosts are network namespaces ``PREFIX-hN`` whose ``eth0`` is a veth pair
-with ``PREFIX-hN`` in the root namespace, added to ``br0`` as OpenFlow port
-N. Host N has MAC ``02:00:00:00:00:0N`` and address ``10.0.0.N/24``; every
-host knows every other host's MAC (static neighbours), IPv6 is off (no
-router solicitations in the counters) and the host's transmit checksum
-offload is off (``ethtool -K eth0 tx off``), so that the packets the
+ovs-vswitchd runs in a network namespace of its own, ``PREFIX-sw`` (the
+userspace datapath makes tap devices, ``ovs-netdev`` and one per bridge,
+that would clash with another switch's). Hosts are network namespaces
+``PREFIX-hN`` whose ``eth0`` is a veth pair with ``PREFIX-hN`` in the
+switch's namespace, added to ``br0`` as OpenFlow port N. Host N has MAC
+``02:00:00:00:00:0N`` and address ``10.0.0.N/24``; every host knows every
+other host's MAC (static neighbours), IPv6 is off (no router
+solicitations in the counters) and the host's transmit checksum offload
+is off (``ethtool -K eth0 tx off``), so that the packets the
 switch reads from its AF_PACKET socket carry complete checksums.
 
 ``start`` is idempotent: on a running sandbox it only adds missing hosts.
 ``stop`` leaves nothing behind: no process, no pin of an action registered
 there, no namespace, no interface; only the log files stay in the run
-directory.
+directory. The default prefix is ``efsb``.
 """
 
 from __future__ import annotations
@@ -90,16 +93,13 @@ def _write_sysctl(path: str, value: str, netns: str | None = None) -> None:
 class Sandbox:
     """The sandbox in ``run_dir``, its namespaces and interfaces named ``prefix-hN``."""
 
-    def __init__(
-        self, run_dir: Path | None = None, prefix: str | None = None, dummy: bool = False
-    ) -> None:
+    def __init__(self, run_dir: Path | None = None, prefix: str | None = None) -> None:
         self.run_dir = run_dir or sandbox_run_dir()
         self.switch = Switch(self.run_dir)
         saved = self._state()
         self.prefix: str = prefix or str(saved.get("prefix") or DEFAULT_PREFIX)
         if len(self.prefix) > 10 or not self.prefix.replace("_", "").isalnum():
             raise OvsError(f"sandbox prefix {self.prefix!r}: at most 10 letters and digits")
-        self.dummy = dummy
 
     # -- state -------------------------------------------------------------------------
 
@@ -203,9 +203,17 @@ class Sandbox:
             "--log-file",
             "--disable-system",
         ]
-        if self.dummy:
-            args.append("--enable-dummy")
-        sw.tool("ovs-vswitchd", *args, f"unix:{sw.db_socket}")
+        # ovs-vswitchd runs in a network namespace of its own: the userspace
+        # datapath makes tap devices (ovs-netdev, one per bridge) that would
+        # clash with another switch's, and the host's interfaces stay out of
+        # its sight. Its mounts are the host's: it opens pins in bpffs.
+        if Path(f"/run/netns/{self.switch_netns}").exists():
+            _ip("netns", "del", self.switch_netns)
+        _ip("netns", "add", self.switch_netns)
+        for key in ("all", "default"):
+            _write_sysctl(f"net/ipv6/conf/{key}/disable_ipv6", "1", self.switch_netns)
+        _ip("-n", self.switch_netns, "link", "set", "lo", "up")
+        sw.tool("ovs-vswitchd", *args, f"unix:{sw.db_socket}", netns=self.switch_netns)
         self._save([])
 
     def _add_host(self, h: Host, everyone: list[Host]) -> None:
@@ -214,13 +222,15 @@ class Sandbox:
         _ip("netns", "add", h.netns)
         for key in ("all", "default"):
             _write_sysctl(f"net/ipv6/conf/{key}/disable_ipv6", "1", h.netns)
-        _ip("link", "add", h.ifname, "type", "veth", "peer", "name", "eth0", "netns", h.netns)
-        _write_sysctl(f"net/ipv6/conf/{h.ifname}/disable_ipv6", "1")
+        _ip(
+            "link", "add", h.ifname, "netns", self.switch_netns, "type", "veth",
+            "peer", "name", "eth0", "netns", h.netns,
+        )  # fmt: skip
         _ip("-n", h.netns, "link", "set", "eth0", "address", h.mac)
         _ip("-n", h.netns, "addr", "add", f"{h.ip}/24", "dev", "eth0")
         _ip("-n", h.netns, "link", "set", "lo", "up")
         _ip("-n", h.netns, "link", "set", "eth0", "up")
-        _ip("link", "set", h.ifname, "up")
+        _ip("-n", self.switch_netns, "link", "set", h.ifname, "up")
         if shutil.which("ethtool"):
             h.run("ethtool", "-K", "eth0", "tx", "off")
         for other in everyone:
@@ -273,12 +283,17 @@ class Sandbox:
             "removed_pins": pins,
         }
 
+    @property
+    def switch_netns(self) -> str:
+        """The namespace ovs-vswitchd runs in, with the bridge's ends of the veth pairs."""
+        return f"{self.prefix}-sw"
+
     def _namespaces(self) -> set[str]:
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         return {
             line.split()[0]
             for line in listed.splitlines()
-            if line.split() and line.split()[0].startswith(f"{self.prefix}-h")
+            if line.split() and line.split()[0].startswith(f"{self.prefix}-")
         }
 
     def _interfaces(self) -> set[str]:
@@ -288,12 +303,12 @@ class Sandbox:
 
     def _remove_hosts(self) -> list[str]:
         # Also what a sandbox that died before saving its state left behind.
-        names = {h.netns for h in self.hosts()} | self._namespaces()
+        names = {h.netns for h in self.hosts()} | self._namespaces() | {self.switch_netns}
         for ifname in sorted(self._interfaces()):
             subprocess.run(["ip", "link", "del", ifname], capture_output=True)
         for ns in sorted(names):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        return sorted(names)
+        return sorted(n for n in names if n != self.switch_netns)
 
     def leftovers(self) -> list[str]:
         """What of this sandbox exists now: processes, namespaces, interfaces, pins."""

@@ -227,11 +227,16 @@ class Switch:
         folder = "sbin" if name in ("ovs-vswitchd", "ovsdb-server") else "bin"
         return self.build / "install" / folder / name
 
-    def tool(self, name: str, *args: str, timeout: float = 30) -> str:
+    def tool(self, name: str, *args: str, timeout: float = 30, netns: str | None = None) -> str:
         """Run an OVS tool against this switch; its error output becomes an ``OvsError``."""
+        command = [str(self.program(name)), *args]
+        if netns is not None:
+            # nsenter, not `ip netns exec`: that one mounts a sysfs of the
+            # namespace over /sys, which hides bpffs at /sys/fs/bpf.
+            command = ["nsenter", f"--net=/run/netns/{netns}", *command]
         try:
             done = subprocess.run(
-                [str(self.program(name)), *args],
+                command,
                 env=self.env,
                 capture_output=True,
                 text=True,

@@ -10,6 +10,7 @@ in a pcap file per port (``options:tx_pcap``).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import subprocess
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from extframe.ovs.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
@@ -138,3 +141,32 @@ def switch(tmp_path: Path) -> Iterator[Switch]:
     finally:
         sw.appctl("-t", "ovs-vswitchd", "exit", "--cleanup", check=False)
         sw.appctl("-t", "ovsdb-server", "exit", check=False)
+
+
+_sandboxes = itertools.count(1)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, bpffs_root: Path) -> Iterator[Sandbox]:
+    """A private, stopped sandbox (its own run directory, namespace prefix and pins).
+
+    The test starts it with the hosts it needs. Afterwards it is stopped
+    and must have left nothing behind.
+    """
+    if ovs_build() is None:
+        pytest.skip("the patched OVS is not built: run ovs_patches/build.sh (make setup does)")
+    sb = Sandbox(tmp_path / "sandbox", prefix=f"eft{os.getpid() % 10000}{next(_sandboxes)}")
+    try:
+        yield sb
+    finally:
+        sb.stop()
+    assert sb.leftovers() == []
+
+
+def switch_arg(sb: Sandbox) -> list[str]:
+    return ["--switch", str(sb.run_dir)]
+
+
+def pins(root: Path) -> list[str]:
+    """Every file pinned below ``root`` in bpffs."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())

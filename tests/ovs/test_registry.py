@@ -1,0 +1,343 @@
+"""extframe register / replace / unregister / list on a running patched switch.
+
+Real hosts in network namespaces send real packets through veth pairs into
+the sandbox's bridge; the actions are the bundled ones and two small
+programs of this folder (a payload-only writer, an unprovable tail call).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import rdpcap
+
+from extframe import bpffs
+from extframe.loader import LoadedMap
+from extframe.ovs import traffic
+from extframe.ovs.registry import read_record
+from extframe.ovs.sandbox import Sandbox
+from extframe.ovs.switch import Switch
+from tests.conftest import ACTIONS, cli
+from tests.ovs.conftest import Switch as DummySwitch
+from tests.ovs.conftest import pins, switch_arg
+
+pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
+
+PROGS = Path(__file__).parent / "progs"
+KERNEL_PROGS = Path(__file__).parents[1] / "kernel" / "progs"
+
+
+def _error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("extframe: error:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def _forwarding(sb: Sandbox, *table0: str, table1: tuple[str, ...] = ()) -> None:
+    """ARP by NORMAL, the given flows, and plain forwarding between h1 and h2 otherwise."""
+    flows = [
+        "table=0,priority=100,arp,actions=NORMAL",
+        *table0,
+        "table=0,priority=1,ip,in_port=2,actions=output:1",
+        *table1,
+    ]
+    r = cli("flow", "add", *flows, *switch_arg(sb))
+    assert r.returncode == 0, r.stderr
+
+
+def _dp_flows(sw: Switch) -> list[str]:
+    out = sw.appctl("dpctl/dump-flows")
+    return [ln.strip() for ln in out.splitlines() if ln.startswith("recirc_id")]
+
+
+def _udp(sb: Sandbox, src: str, dst: str, count: int) -> dict[str, object]:
+    a, b = sb.host(src), sb.host(dst)
+    rx = traffic.Receiver(b, 9000, idle=0.7, timeout=20)
+    try:
+        sent = traffic.send(a, b.ip, 9000, count)
+        return sent | rx.result()
+    finally:
+        rx.stop()
+
+
+def test_read_only_action_forwards_without_recirculation(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=2)
+    r = cli("register", "count", str(ACTIONS / "port_counter.c"), *switch_arg(sandbox))
+    assert r.returncode == 0, r.stderr
+    assert "verdict read_only" in r.stdout
+    assert "no re-classification (proved read-only): reclassify=no" in r.stdout
+    _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(count),output:2")
+
+    got = _udp(sandbox, "h1", "h2", 25)
+    assert got["received"] == got["sent"] == 25
+    assert got["ttls"] == {"64": 25}
+
+    flows = [f for f in _dp_flows(sandbox.switch) if "bpf(" in f]
+    assert len(flows) == 1 and "recirc(" not in flows[0], flows
+    assert all(f.startswith("recirc_id(0)") for f in _dp_flows(sandbox.switch))
+
+    listed = json.loads(cli("list", "--json", *switch_arg(sandbox)).stdout)
+    assert [(a["name"], a["verdict"], a["reclassify"]) for a in listed] == [
+        ("count", "read_only", False)
+    ]
+    assert listed[0]["packets"] == 25 and listed[0]["errors"] == 0
+    # The program's own map agrees with the switch: port 1 ran 25 packets.
+    r = cli("maps", "count", "--root", str(sandbox.switch.pin_root), "--json")
+    entries = json.loads(r.stdout)[0]["entries"]
+    assert [(e["key"], e["value"]["packets"]) for e in entries] == [(1, 25)]
+
+
+def test_writing_action_is_reclassified_and_matched_by_a_later_table(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=2)
+    r = cli("register", "ttl", str(ACTIONS / "dec_ttl.c"), *switch_arg(sandbox))
+    assert r.returncode == 0, r.stderr
+    assert "re-classify (writes what flows match on): reclassify=yes" in r.stdout
+    assert re.search(r"dec_ttl\.c:\d+\): store writes packet bytes 22\.\.30 \(ip\.ttl\)", r.stdout)
+    _forwarding(
+        sandbox,
+        "table=0,priority=10,ip,in_port=1,actions=bpf(ttl),resubmit(,1)",
+        table1=(
+            "table=1,priority=10,ip,nw_ttl=63,actions=output:2",
+            "table=1,priority=0,actions=drop",
+        ),
+    )
+    got = _udp(sandbox, "h1", "h2", 10)
+    # Table 1 forwards only TTL 63, which only the program wrote.
+    assert got["received"] == 10 and got["ttls"] == {"63": 10}
+    flows = _dp_flows(sandbox.switch)
+    assert any(
+        re.search(r"actions:bpf\(id=\d+,arg=0,in_port=1\),recirc\(0x\w+\)", f) for f in flows
+    )
+    assert any(not f.startswith("recirc_id(0)") and "ttl=63" in f for f in flows), flows
+
+
+def test_payload_only_writer_is_not_reclassified(switch: DummySwitch, bpffs_root: Path) -> None:
+    """Also: --switch names a switch that is not the sandbox (netdev-dummy ports here)."""
+    switch.add_bridge(ports=2)
+    at = ["--switch", f"unix:{switch.run_dir / 'db.sock'}"]
+    r = cli("register", "poke", str(PROGS / "payload_poke.c"), *at)
+    assert r.returncode == 0, r.stderr
+    assert "writes payload" in r.stdout
+    assert "no re-classification (writes outside the flow key only): reclassify=no" in r.stdout
+    for flow in (
+        "table=0,in_port=1,ip,actions=bpf(poke),resubmit(,1)",
+        "table=1,udp,tp_dst=53,actions=output:2",
+    ):
+        switch.ofctl("add-flow", "br0", flow)
+    frame = (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=1000, dport=53, chksum=0)
+        / Raw(b"hello")
+    )
+    switch.send("p1", bytes(frame))
+    switch.settle()
+    out = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
+    assert [bytes(p) for p in out] == [bytes(frame)[:42] + b"Xello"]
+    flows = [ln for ln in switch.appctl("dpctl/dump-flows").stdout.splitlines() if "bpf(" in ln]
+    assert len(flows) == 1 and "recirc(" not in flows[0], flows
+
+
+def test_failures_leave_nothing_behind(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.start()
+    sw = sandbox.switch
+    at = switch_arg(sandbox)
+
+    def nothing_left(name: str) -> None:
+        assert name not in sw.registered()
+        assert not (sw.pin_root / name).exists()
+        assert read_record(sw, name) is None
+
+    # The verifier's reason and the C line.
+    r = cli("register", "bad", str(KERNEL_PROGS / "reject_pkt.c"), *at)
+    assert r.returncode == 3
+    assert "reject_pkt.c:10" in r.stderr and "invalid access to packet" in r.stderr
+    nothing_left("bad")
+
+    # Unknown effects: refused without --allow-unknown, then re-classifying everything.
+    r = cli("register", "jump", str(PROGS / "tail_call.c"), *at)
+    assert r.returncode == 2
+    line = _error_line(r.stderr)
+    assert "could not prove its effects" in line and "--allow-unknown" in line
+    assert "bpf_tail_call" in line
+    nothing_left("jump")
+    r = cli("register", "jump", str(PROGS / "tail_call.c"), "--allow-unknown", *at)
+    assert r.returncode == 0, r.stderr
+    assert sw.registered()["jump"].reclassify and sw.registered()["jump"].fields == ["unknown"]
+
+    # A name taken: refused, and the first registration is untouched.
+    before = sw.registered()["jump"]
+    r = cli("register", "jump", str(ACTIONS / "port_counter.c"), *at)
+    assert r.returncode == 2 and "already registered" in _error_line(r.stderr)
+    assert "extframe replace jump" in r.stderr
+    assert sw.registered()["jump"] == before
+
+    # Names the switch would refuse, files that are not actions, XDP programs.
+    pinned = pins(sw.pin_root)
+    for name, action, words in (
+        ("no.dots", ACTIONS / "port_counter.c", "invalid action name"),
+        ("a_name_that_is_too_long", ACTIONS / "port_counter.c", "1 to 15"),
+        ("missing", tmp_path / "missing.c", "no such file"),
+        ("xdp", KERNEL_PROGS / "xdp_drop_short.c", "tc programs"),
+    ):
+        r = cli("register", name, str(action), *at)
+        assert r.returncode == 2 and words in _error_line(r.stderr), r.stderr
+        assert name not in sw.registered() and pins(sw.pin_root) == pinned
+    junk = tmp_path / "junk.o"
+    junk.write_bytes(b"\x7fELF not really")
+    r = cli("register", "junk", str(junk), *at)
+    assert r.returncode == 2 and "junk.o" in _error_line(r.stderr)
+    nothing_left("junk")
+
+    # bpffs missing.
+    r = cli(
+        "register", "count", str(ACTIONS / "port_counter.c"), *at,
+        env={"EXTFRAME_BPFFS": str(tmp_path / "nobpf")},
+    )  # fmt: skip
+    assert r.returncode == 2 and "bpffs is not mounted" in _error_line(r.stderr)
+    nothing_left("count")
+
+    # Unknown names for the other commands.
+    for args in (("replace", "nope", str(ACTIONS / "port_counter.c")), ("unregister", "nope")):
+        r = cli(*args, *at)
+        assert r.returncode == 2
+        assert "nope" in _error_line(r.stderr) and "register" in _error_line(r.stderr)
+
+    # The switch stopped: every command says how to start one.
+    assert pins(sw.pin_root) == ["jump/map/jump", "jump/prog/tail_call"]
+    sandbox.stop()
+    assert not sw.pin_root.exists()
+    for args in (
+        ("register", "count", str(ACTIONS / "port_counter.c")),
+        ("list",),
+        ("unregister", "jump"),
+    ):
+        r = cli(*args, *at)
+        assert r.returncode == 2
+        assert "no Open vSwitch is running" in _error_line(r.stderr), r.stderr
+    assert not sw.pin_root.exists()
+
+
+def test_unregister_refuses_while_flows_use_the_action(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=2)
+    at = switch_arg(sandbox)
+    assert cli("register", "count", str(ACTIONS / "port_counter.c"), *at).returncode == 0
+    _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(count),output:2")
+    r = cli("unregister", "count", *at)
+    assert r.returncode == 2
+    line = _error_line(r.stderr)
+    assert "used by 1 flow(s)" in line and "bpf(count)" in line and "--force" in line
+    assert "count" in sandbox.switch.registered()
+
+    r = cli("unregister", "count", "--force", *at)
+    assert r.returncode == 0, r.stderr
+    assert "1 flow(s) still name it" in r.stdout
+    assert sandbox.switch.registered() == {} and pins(sandbox.switch.pin_root) == []
+    # The flow now fails translation: its packets are dropped, not forwarded.
+    got = _udp(sandbox, "h1", "h2", 5)
+    assert got["received"] == 0
+
+    # Without flows, unregister just works; and the flow helper deletes flows.
+    assert cli("register", "count", str(ACTIONS / "port_counter.c"), *at).returncode == 0
+    assert cli("flow", "del", "in_port=1", *at).returncode == 0
+    assert cli("unregister", "count", *at).returncode == 0
+    assert pins(sandbox.switch.pin_root) == []
+
+
+def _map_counter(path: Path) -> LoadedMap:
+    fd = bpffs.open_pinned(path)
+    return LoadedMap(
+        name="port_stats",
+        fd=fd,
+        map_type="hash",
+        key_size=4,
+        value_size=16,
+        max_entries=0,
+        internal=False,
+    )
+
+
+def _packets(m: LoadedMap) -> int:
+    raw = m.lookup((1).to_bytes(4, "little"))
+    return int.from_bytes(raw[:8], "little") if raw else 0
+
+
+def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.start(hosts=2)
+    at = switch_arg(sandbox)
+    sw = sandbox.switch
+    obj = tmp_path / "port_counter.o"
+    assert cli("build", str(ACTIONS / "port_counter.c"), "-o", str(obj)).returncode == 0
+    assert cli("register", "count", str(obj), *at).returncode == 0
+    _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(count),output:2")
+    h1, h2 = sandbox.host("h1"), sandbox.host("h2")
+
+    rx = traffic.Receiver(h2, 9000, idle=2.0, timeout=60)
+    rate, count = 1000, 8000
+    sender = subprocess.Popen(
+        h1.command(
+            sys.executable, "-m", "extframe.ovs.traffic", "send", "--to", h2.ip,
+            "--port", "9000", "--count", str(count), "--rate", str(rate),
+        ),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    retired: list[tuple[LoadedMap, int]] = []
+    try:
+        time.sleep(0.3)
+        for _ in range(6):
+            assert sender.poll() is None, "the traffic ended before the replacements did"
+            old = _map_counter(sw.pin_root / "count" / "map" / "port_stats")
+            r = cli("replace", "count", str(obj), *at)
+            assert r.returncode == 0, r.stderr
+            retired.append((old, _packets(old)))
+            time.sleep(0.2)
+        out, _ = sender.communicate(timeout=60)
+        got = rx.result()
+    finally:
+        sender.kill()
+        rx.stop()
+    sent = json.loads(out.strip().splitlines()[-1])["sent"]
+    assert sent == count
+    assert got["received"] == got["distinct"] == sent, got
+    # Each replaced program ran packets before its replacement and none after.
+    assert all(n > 0 for _, n in retired), retired
+    for m, n in retired:
+        assert _packets(m) == n
+        os.close(m.fd)
+    listed = json.loads(cli("list", "--json", *at).stdout)
+    assert listed[0]["replaced"] == 6 and listed[0]["errors"] == 0
+    assert sw.appctl("bpf/stale").strip() == "0"
+    assert pins(sw.pin_root) == ["count/map/port_stats", "count/prog/port_counter"]
+
+
+def test_replace_changes_reclassification_with_the_proof(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=2)
+    at = switch_arg(sandbox)
+    assert cli("register", "act", str(ACTIONS / "port_counter.c"), *at).returncode == 0
+    assert not sandbox.switch.registered()["act"].reclassify
+    r = cli("replace", "act", str(ACTIONS / "dec_ttl.c"), *at, "--json")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["verdict"] == "writes" and record["reclassify"] and record["replaced"] == 1
+    reg = sandbox.switch.registered()["act"]
+    assert reg.reclassify and reg.fields == ["ip.csum", "ip.ttl", "ipv6.hop_limit"]
+    _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(act),output:2")
+    got = _udp(sandbox, "h1", "h2", 5)
+    assert got["ttls"] == {"63": 5}
+    # A replacement the verifier rejects leaves the registered program in place.
+    r = cli("replace", "act", str(KERNEL_PROGS / "reject_pkt.c"), *at)
+    assert r.returncode == 3
+    assert sandbox.switch.registered()["act"] == reg
+    assert pins(sandbox.switch.pin_root) == ["act/prog/dec_ttl"]

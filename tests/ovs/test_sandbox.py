@@ -1,0 +1,119 @@
+"""extframe sandbox start | stop | status, and extframe demo, end to end."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from extframe.ovs import traffic
+from extframe.ovs.sandbox import Sandbox
+from tests.conftest import ROOT, cli
+from tests.ovs.conftest import pins
+
+pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
+
+
+def test_start_is_idempotent_and_stop_leaves_nothing(sandbox: Sandbox) -> None:
+    at = ["--run-dir", str(sandbox.run_dir)]
+    # The CLI's sandbox has the fixture's prefix once the fixture's object started it.
+    first = sandbox.start(hosts=1)
+    assert first["started"] is True
+    r = cli("sandbox", "start", "--hosts", "2", *at, "--json")
+    assert r.returncode == 0, r.stderr
+    again = json.loads(r.stdout)
+    assert again["started"] is False
+    assert again["ovs_vswitchd_pid"] == first["ovs_vswitchd_pid"]
+    assert [h["name"] for h in again["hosts"]] == ["h1", "h2"]
+    assert sandbox.switch.vsctl("list-ports", "br0").split() == [
+        h["ifname"] for h in again["hosts"]
+    ]
+    # The hosts are real: h2 answers h1 once a flow forwards.
+    sandbox.switch.ofctl("add-flow", "br0", "actions=NORMAL")
+    assert traffic.ping(sandbox.host("h1"), "10.0.0.2", count=1)["received"] == 1
+
+    status = json.loads(cli("sandbox", "status", *at, "--json").stdout)
+    assert status["running"] and status["bridge"] == "br0"
+    assert (
+        cli("register", "c", "actions/port_counter.c", "--switch", str(sandbox.run_dir)).returncode
+        == 0
+    )
+
+    r = cli("sandbox", "stop", *at)
+    assert r.returncode == 0, r.stderr
+    assert "removed hosts" in r.stdout and "removed 2 pins" in r.stdout
+    assert sandbox.leftovers() == []
+    assert sorted(p.name for p in sandbox.run_dir.iterdir()) == [
+        "ovs-vswitchd.log",
+        "ovsdb-server.log",
+    ]
+    r = cli("sandbox", "stop", *at)
+    assert r.returncode == 0 and "was not running" in r.stdout
+    r = cli("sandbox", "status", *at)
+    assert r.returncode == 0 and "not running" in r.stdout
+
+
+def test_start_after_a_crash_cleans_up_first(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=1)
+    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+        pid = sandbox.switch.pid(daemon)
+        assert pid is not None
+        subprocess.run(["kill", "-9", str(pid)], check=True)
+    deadline = time.monotonic() + 5
+    while sandbox.switch.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sandbox.switch.running()
+    assert any("namespace" in thing for thing in sandbox.leftovers())
+    started = sandbox.start(hosts=1)
+    assert started["started"] is True
+    sandbox.switch.ofctl("add-flow", "br0", "actions=NORMAL")
+    assert sandbox.switch.vsctl("list-ports", "br0").split() == [sandbox.host("h1").ifname]
+
+
+def test_demo_runs_end_to_end_and_cleans_up(bpffs_root: Path) -> None:
+    r = cli("demo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "FAILED" not in out
+    assert out.count("[ok]") == 10
+    for words in (
+        "policer: verdict read_only",
+        "-> no re-classification (proved read-only) (reclassify=no)",
+        "dec_ttl: verdict writes",
+        "-> re-classify (writes what flows match on) (reclassify=yes)",
+        "h2 received",
+        "(TTL 63 x",
+        "recirc(",
+        "Cleaned up: sandbox stopped; no process, pin, namespace or interface left.",
+    ):
+        assert words in out, words
+    assert "dec_ttl.c:50: iph->ttl = ttl - 1;" in out
+    assert pins(bpffs_root.parent) == []
+
+
+def test_demo_cleans_up_on_ctrl_c(bpffs_root: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "extframe", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    prefix = f"efd{proc.pid % 100000}"
+    demo = Sandbox(Path(f"/run/extframe/demo-{proc.pid}"), prefix=prefix)
+    deadline = time.monotonic() + 60
+    root = demo.switch.pin_root
+    while not (root.is_dir() and any(root.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the demo has registered an action
+    assert demo.leftovers(), "the demo never started its sandbox"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert demo.leftovers() == []
+    assert pins(bpffs_root.parent) == []
