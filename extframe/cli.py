@@ -35,7 +35,8 @@ Result = dict[str, Any]
 EXIT_CODES = """\
 exit status:
   0  success
-  1  an action did not do what its vectors say (vectors, demo)
+  1  an action did not do what its vectors say (vectors, library), or a demo
+     check failed
   2  usage, input, build or environment error
   3  the kernel verifier rejected a program
 """
@@ -521,7 +522,10 @@ def parser() -> argparse.ArgumentParser:
         "  extframe build actions/dec_ttl.c\n"
         '  extframe run actions/dec_ttl.c --packet "Ether()/IP(ttl=5)/UDP()"\n'
         "  extframe load actions/port_counter.c && extframe unload port_counter\n"
-        "  extframe vectors actions/*.c\n\n" + EXIT_CODES,
+        "  extframe vectors actions/*.c\n"
+        "  extframe demo                                 # the whole loop on a sandbox OVS\n"
+        "  extframe sandbox start --hosts 2 && extframe register ttl actions/dec_ttl.c\n\n"
+        + EXIT_CODES,
     )
     top.add_argument("--version", action="version", version=f"extframe {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
