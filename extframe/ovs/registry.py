@@ -151,6 +151,36 @@ def _prove(
     return loaded, effects
 
 
+def _reclassify(effects: ProgramEffects) -> bool:
+    """The proof's decision: re-classify unless the flow key is proven untouched."""
+    return effects.flow_key_affected or effects.verdict == "unknown"
+
+
+def _record(
+    name: str,
+    action: Path,
+    effects: ProgramEffects,
+    pinned: bpffs.Pinned,
+    allow_unknown: bool,
+) -> Record:
+    return Record(
+        name=name,
+        source=str(action),
+        program=effects.program,
+        verdict=effects.verdict,
+        flow_key_affected=effects.flow_key_affected,
+        reclassify=_reclassify(effects),
+        fields=_fields(effects),
+        reasons=effects.reasons,
+        writes=_writes(effects),
+        pin_folder=str(pinned.folder),
+        program_pin=str(pinned.programs[effects.program]),
+        maps=sorted(pinned.maps),
+        allow_unknown=allow_unknown,
+        registered_at=time.time(),
+    )
+
+
 def _add_args(name: str, pin: Path, reclassify: bool, fields: list[str]) -> list[str]:
     args = [name, str(pin), f"reclassify={'yes' if reclassify else 'no'}"]
     if fields:
@@ -179,30 +209,14 @@ def register(
         _forget(switch, name)  # what a registration that died half-way left
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
-            reclassify = effects.flow_key_affected or effects.verdict == "unknown"
-            fields = _fields(effects)
+            reclassify, fields = _reclassify(effects), _fields(effects)
             pinned = bpffs.pin(loaded, name, root=switch.pin_root)
             added = False
             try:
                 prog_pin = pinned.programs[effects.program]
                 switch.appctl("bpf/add", *_add_args(name, prog_pin, reclassify, fields))
                 added = True
-                record = Record(
-                    name=name,
-                    source=str(action),
-                    program=effects.program,
-                    verdict=effects.verdict,
-                    flow_key_affected=effects.flow_key_affected,
-                    reclassify=reclassify,
-                    fields=fields,
-                    reasons=effects.reasons,
-                    writes=_writes(effects),
-                    pin_folder=str(pinned.folder),
-                    program_pin=str(prog_pin),
-                    maps=sorted(pinned.maps),
-                    allow_unknown=allow_unknown,
-                    registered_at=time.time(),
-                )
+                record = _record(name, action, effects, pinned, allow_unknown)
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -229,8 +243,7 @@ def replace(
         old = read_record(switch, name)
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
-            reclassify = effects.flow_key_affected or effects.verdict == "unknown"
-            fields = _fields(effects)
+            reclassify, fields = _reclassify(effects), _fields(effects)
             folder = switch.pin_root / name
             parked = switch.pin_root / (name + _OLD)
             shutil.rmtree(parked, ignore_errors=True)
@@ -249,23 +262,10 @@ def replace(
                     os.rename(parked, folder)
                 raise
             shutil.rmtree(parked, ignore_errors=True)
-            record = Record(
-                name=name,
-                source=str(action),
-                program=effects.program,
-                verdict=effects.verdict,
-                flow_key_affected=effects.flow_key_affected,
-                reclassify=reclassify,
-                fields=fields,
-                reasons=effects.reasons,
-                writes=_writes(effects),
-                pin_folder=str(pinned.folder),
-                program_pin=str(prog_pin),
-                maps=sorted(pinned.maps),
-                allow_unknown=allow_unknown,
-                registered_at=old.registered_at if old else time.time(),
-                replaced=(old.replaced + 1) if old else 1,
-            )
+            record = _record(name, action, effects, pinned, allow_unknown)
+            if old is not None:
+                record.registered_at = old.registered_at
+            record.replaced = (old.replaced + 1) if old else 1
             _write_record(switch, record)
     return record
 
