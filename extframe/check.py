@@ -66,6 +66,18 @@ def _static_type(section: str, forced: str | None, path: Path) -> str:
     return kind
 
 
+def _spec(obj: Path, path: Path) -> ObjectSpec:
+    """The object file ``obj`` (built from ``path``) read by the analyzer; one program at least."""
+    data = read_object(obj, path)
+    try:
+        spec = ObjectSpec.from_bytes(data, name=str(path))
+    except ElfError as exc:
+        raise ObjectError(f"{exc}; rebuild it with `extframe build`") from None
+    if not spec.programs:
+        raise ObjectError(f"{path}: the object holds no program")
+    return spec
+
+
 def check_file(
     path: Path, *, prog_type: str | None = None, kernel: bool = True, raw: bool = False
 ) -> Checked:
@@ -81,13 +93,7 @@ def check_file(
     if raw:
         return _check_raw(path, prog_type, kernel)
     with object_for(path) as obj:
-        data = read_object(obj, path)
-        try:
-            spec = ObjectSpec.from_bytes(data, name=str(path))
-        except ElfError as exc:
-            raise ObjectError(f"{exc}; rebuild it with `extframe build`") from None
-        if not spec.programs:
-            raise ObjectError(f"{path}: the object holds no program")
+        spec = _spec(obj, path)
         if not kernel:
             return Checked(
                 path,
@@ -130,13 +136,7 @@ def load_checked(path: Path, *, prog_type: str | None = None) -> tuple[LoadedObj
     raises ``VerifierError`` (nothing stays loaded).
     """
     with object_for(path) as obj:
-        data = read_object(obj, path)
-        try:
-            spec = ObjectSpec.from_bytes(data, name=str(path))
-        except ElfError as exc:
-            raise ObjectError(f"{exc}; rebuild it with `extframe build`") from None
-        if not spec.programs:
-            raise ObjectError(f"{path}: the object holds no program")
+        spec = _spec(obj, path)
         loaded = load_object(obj, LoadOptions(prog_type=prog_type), shown_as=path)
     try:
         analyses = [

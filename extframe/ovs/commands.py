@@ -84,25 +84,17 @@ def _record_result(record: registry.Record, verb: str) -> Result:
 
 
 def cmd_register(args: argparse.Namespace) -> Result:
-    record = registry.register(
+    """``register`` and ``replace``: the same proof, a different registry call."""
+    verb = registry.register if args.command == "register" else registry.replace
+    record = verb(
         Switch.named(args.switch),
         args.name,
         Path(args.action),
         program=args.program,
         allow_unknown=args.allow_unknown,
     )
-    return _record_result(record, "registered")
-
-
-def cmd_replace(args: argparse.Namespace) -> Result:
-    record = registry.replace(
-        Switch.named(args.switch),
-        args.name,
-        Path(args.action),
-        program=args.program,
-        allow_unknown=args.allow_unknown,
-    )
-    return _record_result(record, "replaced")
+    done = "registered" if args.command == "register" else "replaced"
+    return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
 
 
 def text_record(r: Result) -> str:
@@ -202,7 +194,7 @@ Command = tuple[Callable[[argparse.Namespace], Result], Callable[[Result], str]]
 COMMANDS: dict[str, Command] = {
     "sandbox": (cmd_sandbox, text_sandbox),
     "register": (cmd_register, text_record),
-    "replace": (cmd_replace, text_record),
+    "replace": (cmd_register, text_record),
     "unregister": (cmd_unregister, text_unregister),
     "list": (cmd_list, text_list),
     "flow": (cmd_flow, text_flow),

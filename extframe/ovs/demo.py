@@ -37,7 +37,7 @@ from typing import Any
 from extframe import bpffs, libbpf
 from extframe.errors import OvsError
 from extframe.ovs import registry, traffic
-from extframe.ovs.sandbox import Sandbox
+from extframe.ovs.sandbox import Host, Sandbox
 
 ACTIONS = Path(__file__).resolve().parents[2] / "actions"
 Result = dict[str, Any]
@@ -125,6 +125,18 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     return result
 
 
+def _burst(src: Host, dst: Host) -> Result:
+    """BURST UDP datagrams from ``src`` to ``dst`` at once: what was sent, what arrived."""
+    rx = traffic.Receiver(dst, UDP_PORT, idle=1.0, timeout=20)
+    try:
+        sent = traffic.send(src, dst.ip, UDP_PORT, BURST, size=200)
+        got = rx.result()
+    finally:
+        rx.stop()
+    what = f"{src.name} → {dst.name}: {BURST} UDP datagrams at once"
+    return {"what": what, "at": dst.name} | sent | got
+
+
 def _check(result: Result, ok: bool, claim: str) -> None:
     result["checks"].append({"ok": bool(ok), "claim": claim})
 
@@ -166,30 +178,20 @@ def _run(sandbox: Sandbox, result: Result) -> None:
     _check(result, pings["received"] == 3, "h1's pings reach h2 and come back")
 
     time.sleep(POLICER_BURST / POLICER_RATE)  # the bucket is full again
-    rx = traffic.Receiver(h2, UDP_PORT, idle=1.0, timeout=20)
-    try:
-        sent = traffic.send(h1, h2.ip, UDP_PORT, BURST, size=200)
-        got = rx.result()
-    finally:
-        rx.stop()
-    runs.append({"what": f"h1 → h2: {BURST} UDP datagrams at once", "at": "h2"} | sent | got)
+    got = _burst(h1, h2)
+    runs.append(got)
     _check(result, got["ttls"].keys() <= {"63"}, "h2 receives h1's datagrams with TTL 63")
     _check(
         result,
-        0 < got["received"] < sent["sent"],
+        0 < got["received"] < got["sent"],
         "the policer passes a bucket's worth of h1's burst and drops the rest",
     )
 
-    rx = traffic.Receiver(h1, UDP_PORT, idle=1.0, timeout=20)
-    try:
-        back = traffic.send(h2, h1.ip, UDP_PORT, BURST, size=200)
-        got_back = rx.result()
-    finally:
-        rx.stop()
-    runs.append({"what": f"h2 → h1: {BURST} UDP datagrams at once", "at": "h1"} | back | got_back)
+    got_back = _burst(h2, h1)
+    runs.append(got_back)
     _check(
         result,
-        got_back["received"] == back["sent"] and got_back["ttls"].keys() <= {"64"},
+        got_back["received"] == got_back["sent"] and got_back["ttls"].keys() <= {"64"},
         "h2's datagrams (port 2 has no bucket, no dec_ttl) all reach h1 with TTL 64",
     )
     result["traffic"] = runs

@@ -181,8 +181,17 @@ def _record(
     )
 
 
-def _add_args(name: str, pin: Path, reclassify: bool, fields: list[str]) -> list[str]:
-    args = [name, str(pin), f"reclassify={'yes' if reclassify else 'no'}"]
+def _preflight(switch: Switch, name: str) -> None:
+    """What register and replace check before they load anything."""
+    check_action_name(name)
+    bpffs.require_bpffs(switch.pin_root)
+    switch.require_running()
+
+
+def _add_args(name: str, pin: Path, effects: ProgramEffects) -> list[str]:
+    """The arguments of bpf/add and bpf/replace: the proof's decision and write set."""
+    args = [name, str(pin), f"reclassify={'yes' if _reclassify(effects) else 'no'}"]
+    fields = _fields(effects)
     if fields:
         args.append("fields=" + ",".join(fields))
     return args
@@ -197,9 +206,7 @@ def register(
     allow_unknown: bool = False,
 ) -> Record:
     """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing."""
-    check_action_name(name)
-    bpffs.require_bpffs(switch.pin_root)
-    switch.require_running()
+    _preflight(switch, name)
     with switch.lock():
         if name in switch.registered():
             raise OvsError(
@@ -209,12 +216,11 @@ def register(
         _forget(switch, name)  # what a registration that died half-way left
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
-            reclassify, fields = _reclassify(effects), _fields(effects)
             pinned = bpffs.pin(loaded, name, root=switch.pin_root)
             added = False
             try:
                 prog_pin = pinned.programs[effects.program]
-                switch.appctl("bpf/add", *_add_args(name, prog_pin, reclassify, fields))
+                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects))
                 added = True
                 record = _record(name, action, effects, pinned, allow_unknown)
                 _write_record(switch, record)
@@ -235,15 +241,13 @@ def replace(
     allow_unknown: bool = False,
 ) -> Record:
     """Swap the program registered as ``name`` for ``action``'s, while traffic flows."""
-    check_action_name(name)
-    switch.require_running()
+    _preflight(switch, name)
     with switch.lock():
         if name not in switch.registered():
             raise OvsError(f"{name} is not registered: `extframe register {name} ACTION` adds it")
         old = read_record(switch, name)
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
-            reclassify, fields = _reclassify(effects), _fields(effects)
             folder = switch.pin_root / name
             parked = switch.pin_root / (name + _OLD)
             shutil.rmtree(parked, ignore_errors=True)
@@ -253,7 +257,7 @@ def replace(
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
                     prog_pin = pinned.programs[effects.program]
-                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, reclassify, fields))
+                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, effects))
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
                     raise

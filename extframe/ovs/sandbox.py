@@ -24,13 +24,10 @@ directory. The default prefix is ``efsb``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -142,12 +139,12 @@ class Sandbox:
             raise OvsError(
                 "the sandbox needs root (network namespaces, bpffs, raw sockets): run as root"
             )
-        build = self.switch.build  # fails early and clearly when OVS is not built
+        _ = self.switch.build  # fails early and clearly when OVS is not built
         started = False
         if not self.switch.running():
             self._clean_leftovers()
             try:
-                self._start_daemons(build)
+                self._start_daemons()
             except BaseException:
                 self.stop()
                 raise
@@ -179,30 +176,7 @@ class Sandbox:
             raise
         return self.status() | {"started": started}
 
-    def _start_daemons(self, build: Path) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        sw = self.switch
-        schema = build / "install" / "share" / "openvswitch" / "vswitch.ovsschema"
-        db = self.run_dir / "conf.db"
-        db.unlink(missing_ok=True)
-        sw.tool("ovsdb-tool", "create", str(db), str(schema))
-        sw.tool(
-            "ovsdb-server",
-            "--detach",
-            "--no-chdir",
-            "--pidfile",
-            "--log-file",
-            f"--remote=punix:{sw.db_socket}",
-            str(db),
-        )
-        sw.vsctl("--no-wait", "init")
-        args = [
-            "--detach",
-            "--no-chdir",
-            "--pidfile",
-            "--log-file",
-            "--disable-system",
-        ]
+    def _start_daemons(self) -> None:
         # ovs-vswitchd runs in a network namespace of its own: the userspace
         # datapath makes tap devices (ovs-netdev, one per bridge) that would
         # clash with another switch's, and the host's interfaces stay out of
@@ -213,7 +187,7 @@ class Sandbox:
         for key in ("all", "default"):
             _write_sysctl(f"net/ipv6/conf/{key}/disable_ipv6", "1", self.switch_netns)
         _ip("-n", self.switch_netns, "link", "set", "lo", "up")
-        sw.tool("ovs-vswitchd", *args, f"unix:{sw.db_socket}", netns=self.switch_netns)
+        self.switch.start("--disable-system", netns=self.switch_netns)
         self._save([])
 
     def _add_host(self, h: Host, everyone: list[Host]) -> None:
@@ -256,15 +230,7 @@ class Sandbox:
     def stop(self) -> dict[str, object]:
         """Stop the daemons and remove hosts, pins and run files (logs stay)."""
         sw = self.switch
-        was_running = sw.running()
-        pids = [p for p in (sw.pid("ovs-vswitchd"), sw.pid("ovsdb-server")) if p]
-        if sw.pid("ovs-vswitchd"):
-            with contextlib.suppress(OvsError):
-                sw.appctl("exit", "--cleanup")
-        if sw.pid("ovsdb-server"):
-            with contextlib.suppress(OvsError):
-                sw.appctl("exit", target="ovsdb-server")
-        _wait_gone(pids)
+        was_running = sw.stop()
         removed_hosts = self._remove_hosts()
         pins = sorted(str(p) for p in sw.pin_root.rglob("*") if not p.is_dir())
         shutil.rmtree(sw.pin_root, ignore_errors=True)
@@ -346,31 +312,3 @@ class Sandbox:
         if running:
             out["actions"] = sorted(sw.registered())
         return out
-
-
-def _wait_gone(pids: list[int], timeout: float = 10) -> None:
-    """Wait for ``pids`` to exit; TERM and then KILL what does not."""
-    deadline = time.monotonic() + timeout
-    for sig in (None, signal.SIGTERM, signal.SIGKILL):
-        if sig is not None:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + timeout / 2
-        while time.monotonic() < deadline:
-            if not any(_alive(p) for p in pids):
-                return
-            time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is gone for every purpose here.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -19,7 +19,9 @@ import fcntl
 import hashlib
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +216,50 @@ class Switch:
                 "it is not built with ovs_patches/; `extframe sandbox start` runs one that is"
             )
 
+    def start(self, *vswitchd_args: str, netns: str | None = None) -> None:
+        """Create a database and run ovsdb-server and ovs-vswitchd on it, both detached.
+
+        ``vswitchd_args`` are passed on (``--disable-system``, ...);
+        ``netns``: the network namespace ovs-vswitchd runs in.
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        schema = self.build / "install" / "share" / "openvswitch" / "vswitch.ovsschema"
+        db = self.run_dir / "conf.db"
+        db.unlink(missing_ok=True)
+        self.tool("ovsdb-tool", "create", str(db), str(schema))
+        self.tool(
+            "ovsdb-server",
+            "--detach",
+            "--no-chdir",
+            "--pidfile",
+            "--log-file",
+            f"--remote=punix:{self.db_socket}",
+            str(db),
+        )
+        self.vsctl("--no-wait", "init")
+        self.tool(
+            "ovs-vswitchd",
+            "--detach",
+            "--no-chdir",
+            "--pidfile",
+            "--log-file",
+            *vswitchd_args,
+            f"unix:{self.db_socket}",
+            netns=netns,
+        )
+
+    def stop(self) -> bool:
+        """Stop both daemons (``exit --cleanup``, then TERM and KILL); True if one ran."""
+        pids = [p for p in (self.pid("ovs-vswitchd"), self.pid("ovsdb-server")) if p]
+        if self.pid("ovs-vswitchd"):
+            with contextlib.suppress(OvsError):
+                self.appctl("exit", "--cleanup")
+        if self.pid("ovsdb-server"):
+            with contextlib.suppress(OvsError):
+                self.appctl("exit", target="ovsdb-server")
+        _wait_gone(pids)
+        return bool(pids)
+
     # -- tools --------------------------------------------------------------------------
 
     @property
@@ -301,3 +347,31 @@ def _tool_error(name: str, stderr: str) -> str:
     useful = [line for line in lines if not line.endswith("server returned an error")]
     text = "; ".join(useful or lines)
     return text.removeprefix(f"{name}: ")
+
+
+def _wait_gone(pids: list[int], timeout: float = 10) -> None:
+    """Wait for ``pids`` to exit; TERM and then KILL what does not."""
+    deadline = time.monotonic() + timeout
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + timeout / 2
+        while time.monotonic() < deadline:
+            if not any(_alive(p) for p in pids):
+                return
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours is gone for every purpose here.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -12,15 +12,18 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from extframe import bpffs
+from extframe.errors import OvsError
+from extframe.loader import LoadedMap
 from extframe.ovs.sandbox import Sandbox
+from extframe.ovs.switch import Switch as OvsSwitch
+from extframe.ovs.switch import ovs_build as find_build
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
@@ -29,45 +32,14 @@ BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
 @functools.cache
 def ovs_build() -> Path | None:
     """The folder of the patched OVS build, or None if it is not built (asked once)."""
-    done = subprocess.run(
-        ["bash", str(BUILD_SCRIPT), "--where"], capture_output=True, text=True, check=False
-    )
-    return Path(done.stdout.strip()) if done.returncode == 0 else None
+    try:
+        return find_build()
+    except OvsError:
+        return None
 
 
-@dataclass(frozen=True)
-class Switch:
-    """A running ovsdb-server and ovs-vswitchd, driven through their tools."""
-
-    build: Path
-    run_dir: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        for var in ("OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"):
-            env[var] = str(self.run_dir)
-        return env
-
-    def tool(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        folder = "sbin" if name.startswith("ovs-vswitchd") or name == "ovsdb-server" else "bin"
-        return subprocess.run(
-            [str(self.build / "install" / folder / name), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=60,
-        )
-
-    def vsctl(self, *args: str) -> str:
-        return self.tool("ovs-vsctl", f"--db=unix:{self.run_dir / 'db.sock'}", *args).stdout
-
-    def ofctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.tool("ovs-ofctl", *args, check=check)
-
-    def appctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.tool("ovs-appctl", *args, check=check)
+class Switch(OvsSwitch):
+    """A patched switch whose ports are netdev-dummy: frames go in and out as bytes."""
 
     def add_bridge(self, ports: int) -> None:
         """br0 on the userspace datapath, with dummy ports p1..pN (OpenFlow 1..N)."""
@@ -111,36 +83,12 @@ def switch(tmp_path: Path) -> Iterator[Switch]:
     build = ovs_build()
     if build is None:
         pytest.skip("the patched OVS is not built: run ovs_patches/build.sh (make setup does)")
-    run_dir = tmp_path / "ovs"
-    run_dir.mkdir()
-    sw = Switch(build=build, run_dir=run_dir)
-    schema = build / "install" / "share" / "openvswitch" / "vswitch.ovsschema"
-    sw.tool("ovsdb-tool", "create", str(run_dir / "conf.db"), str(schema))
-    sw.tool(
-        "ovsdb-server",
-        "--detach",
-        "--no-chdir",
-        "--pidfile",
-        "--log-file",
-        f"--remote=punix:{run_dir / 'db.sock'}",
-        str(run_dir / "conf.db"),
-    )
+    sw = Switch(tmp_path / "ovs", build)
     try:
-        sw.vsctl("--no-wait", "init")
-        sw.tool(
-            "ovs-vswitchd",
-            "--detach",
-            "--no-chdir",
-            "--pidfile",
-            "--log-file",
-            "--enable-dummy=override",
-            "--disable-system",
-            f"unix:{run_dir / 'db.sock'}",
-        )
+        sw.start("--enable-dummy=override", "--disable-system")
         yield sw
     finally:
-        sw.appctl("-t", "ovs-vswitchd", "exit", "--cleanup", check=False)
-        sw.appctl("-t", "ovsdb-server", "exit", check=False)
+        sw.stop()
 
 
 _sandboxes = itertools.count(1)
@@ -170,3 +118,22 @@ def switch_arg(sb: Sandbox) -> list[str]:
 def pins(root: Path) -> list[str]:
     """Every file pinned below ``root`` in bpffs."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+
+
+def port_stats(folder: Path) -> LoadedMap:
+    """The ``port_stats`` map of a pinned port_counter (actions/port_counter.c)."""
+    return LoadedMap(
+        name="port_stats",
+        fd=bpffs.open_pinned(folder / "map" / "port_stats"),
+        map_type="hash",
+        key_size=4,
+        value_size=16,
+        max_entries=0,
+        internal=False,
+    )
+
+
+def port_packets(m: LoadedMap, port: int = 1) -> int:
+    """Packets port_counter counted for ``port``."""
+    raw = m.lookup(port.to_bytes(4, "little"))
+    return int.from_bytes(raw[:8], "little") if raw else 0

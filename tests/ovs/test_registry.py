@@ -21,7 +21,6 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from extframe import bpffs
 from extframe.loader import LoadedMap
 from extframe.ovs import traffic
 from extframe.ovs.registry import read_record
@@ -29,7 +28,7 @@ from extframe.ovs.sandbox import Sandbox
 from extframe.ovs.switch import Switch
 from tests.conftest import ACTIONS, cli
 from tests.ovs.conftest import Switch as DummySwitch
-from tests.ovs.conftest import pins, switch_arg
+from tests.ovs.conftest import pins, port_packets, port_stats, switch_arg
 
 pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
 
@@ -144,7 +143,7 @@ def test_payload_only_writer_is_not_reclassified(switch: DummySwitch, bpffs_root
     switch.settle()
     out = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
     assert [bytes(p) for p in out] == [bytes(frame)[:42] + b"Xello"]
-    flows = [ln for ln in switch.appctl("dpctl/dump-flows").stdout.splitlines() if "bpf(" in ln]
+    flows = [ln for ln in switch.appctl("dpctl/dump-flows").splitlines() if "bpf(" in ln]
     assert len(flows) == 1 and "recirc(" not in flows[0], flows
 
 
@@ -254,24 +253,6 @@ def test_unregister_refuses_while_flows_use_the_action(sandbox: Sandbox) -> None
     assert pins(sandbox.switch.pin_root) == []
 
 
-def _map_counter(path: Path) -> LoadedMap:
-    fd = bpffs.open_pinned(path)
-    return LoadedMap(
-        name="port_stats",
-        fd=fd,
-        map_type="hash",
-        key_size=4,
-        value_size=16,
-        max_entries=0,
-        internal=False,
-    )
-
-
-def _packets(m: LoadedMap) -> int:
-    raw = m.lookup((1).to_bytes(4, "little"))
-    return int.from_bytes(raw[:8], "little") if raw else 0
-
-
 def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -298,10 +279,10 @@ def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
         time.sleep(0.3)
         for _ in range(6):
             assert sender.poll() is None, "the traffic ended before the replacements did"
-            old = _map_counter(sw.pin_root / "count" / "map" / "port_stats")
+            old = port_stats(sw.pin_root / "count")
             r = cli("replace", "count", str(obj), *at)
             assert r.returncode == 0, r.stderr
-            retired.append((old, _packets(old)))
+            retired.append((old, port_packets(old)))
             time.sleep(0.2)
         out, _ = sender.communicate(timeout=60)
         got = rx.result()
@@ -314,7 +295,7 @@ def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
     # Each replaced program ran packets before its replacement and none after.
     assert all(n > 0 for _, n in retired), retired
     for m, n in retired:
-        assert _packets(m) == n
+        assert port_packets(m) == n
         os.close(m.fd)
     listed = json.loads(cli("list", "--json", *at).stdout)
     assert listed[0]["replaced"] == 6 and listed[0]["errors"] == 0

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from extframe import bpffs
 from extframe.build import build
 from extframe.loader import LoadedMap
 from extframe.ovs import registry
 from extframe.ovs.sandbox import Sandbox
 from tests.conftest import ACTIONS
-from tests.ovs.conftest import pins
+from tests.ovs.conftest import pins, port_packets, port_stats
 
 pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
 
@@ -31,23 +30,6 @@ CYCLES = int(os.environ.get("EXTFRAME_SOAK_CYCLES", "20"))
 
 def _fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def _port_stats(folder: Path) -> LoadedMap:
-    return LoadedMap(
-        name="port_stats",
-        fd=bpffs.open_pinned(folder / "map" / "port_stats"),
-        map_type="hash",
-        key_size=4,
-        value_size=16,
-        max_entries=0,
-        internal=False,
-    )
-
-
-def _packets(m: LoadedMap) -> int:
-    raw = m.lookup((1).to_bytes(4, "little"))
-    return int.from_bytes(raw[:8], "little") if raw else 0
 
 
 def test_register_replace_unregister_cycles_under_traffic(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -81,21 +63,21 @@ def test_register_replace_unregister_cycles_under_traffic(sandbox: Sandbox, tmp_
     fds_before = _fds(pid)
     registry.register(sw, "soak", obj)
     folder = sw.pin_root / "soak"
-    current = _port_stats(folder)
+    current = port_stats(folder)
     time.sleep(0.5)
     retired: list[tuple[LoadedMap, int]] = []
     ran = 0
 
     def retire(m: LoadedMap) -> None:
         nonlocal ran
-        n = _packets(m)
+        n = port_packets(m)
         ran += n
         retired.append((m, n))
 
     def check_retired() -> None:
         # Every program replaced or unregistered so far has stopped running.
         for m, n in retired:
-            assert _packets(m) == n, "a packet ran through a retired program"
+            assert port_packets(m) == n, "a packet ran through a retired program"
             os.close(m.fd)
         retired.clear()
 
@@ -104,12 +86,12 @@ def test_register_replace_unregister_cycles_under_traffic(sandbox: Sandbox, tmp_
             time.sleep(0.01)
             registry.replace(sw, "soak", obj)
             retire(current)
-            current = _port_stats(folder)
+            current = port_stats(folder)
             time.sleep(0.01)
             registry.unregister(sw, "soak", force=True)
             retire(current)
             registry.register(sw, "soak", obj)
-            current = _port_stats(folder)
+            current = port_stats(folder)
             check_retired()
         time.sleep(0.2)
         registry.unregister(sw, "soak", force=True)
