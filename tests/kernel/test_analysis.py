@@ -74,6 +74,12 @@ TABLE: dict[str, Expect] = {
     "bits_wrong_byte": Expect("writes", {(14, 14, "store")}),
     # a position computed from the IHL, used after the IHL was written
     "stale_position": Expect("writes", {(14, 14, "store"), (50, 90, "store"), (51, 91, "store")}),
+    # guards for naming positions behind IPv6 extension-header chains (issue 4):
+    # each parses like payload_scrub but writes a field in the flow key
+    "v6ext_before_l4": Expect("writes", {(0, None, "store")}),
+    "v6ext_tcp_port": Expect("writes", {(0, None, "store")}),
+    # a global function: the verifier's span is its, for any offset
+    "v6ext_global_port": Expect("writes", {(2, 32770, "store")}),
     # length and layout
     "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
     "helper_vlan_push": Expect(
@@ -203,6 +209,65 @@ def test_every_field_a_run_changes_is_named(
         assert "ipv6.version" in seen
     if name == "stale_position":
         assert "ip.options" in seen
+
+
+def _ext_chain_frames() -> list[bytes]:
+    """UDP and TCP over IPv6 behind 0 to 4 extension headers, with 0 to 2 VLAN tags."""
+    from scapy.layers.inet import TCP, UDP
+    from scapy.layers.inet6 import (
+        IPv6,
+        IPv6ExtHdrDestOpt,
+        IPv6ExtHdrFragment,
+        IPv6ExtHdrHopByHop,
+        IPv6ExtHdrRouting,
+    )
+    from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+    from scapy.packet import Packet, Raw
+
+    chains: list[list[Packet]] = [
+        [],
+        [IPv6ExtHdrHopByHop()],
+        [IPv6ExtHdrFragment(offset=0, m=1, id=7)],  # a first fragment: L4 follows
+        [IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt()],
+        [IPv6ExtHdrHopByHop(), IPv6ExtHdrRouting(), IPv6ExtHdrFragment(m=1, id=9)],
+        [IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt(), IPv6ExtHdrRouting(), IPv6ExtHdrDestOpt()],
+    ]
+    tags: list[list[Packet]] = [[], [Dot1Q(vlan=5)], [Dot1AD(vlan=6), Dot1Q(vlan=7)]]
+    frames = []
+    for tag in tags:
+        for chain in chains:
+            for l4 in (UDP(sport=1000, dport=53), TCP(sport=1000, dport=80, flags="S")):
+                pkt: Packet = Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02")
+                for layer in [*tag, IPv6(src="2001:db8::1", dst="2001:db8::2"), *chain, l4]:
+                    pkt = pkt / layer
+                frames.append(bytes(pkt / Raw(b"SECRET, and some more payload")))
+    return frames
+
+
+@pytest.mark.parametrize("name", ["v6ext_before_l4", "v6ext_tcp_port", "v6ext_global_port"])
+def test_a_write_behind_an_ipv6_chain_that_changes_the_key_is_named_so(
+    name: str, checked: dict[str, ProgramEffects], build_dir: Path
+) -> None:
+    """Guards against a false narrowing behind IPv6 extension-header chains (issue 4).
+
+    Each program parses like payload_scrub and writes where OVS keys on the
+    byte: in front of the UDP header, a TCP port, a UDP port from a global
+    function. On real frames with extension-header chains the independent
+    reading of the flow key changes, so the analyzer must say flow key, and
+    every changed byte must be in its spans.
+    """
+    effects = checked[name]
+    assert effects.flow_key_affected
+    spans = [(w.offset_min, w.offset_max) for w in effects.packet_writes]
+    key_changed = 0
+    with load_object(build(EFFECTS / f"{name}.c", build_dir / f"chain_{name}.o")) as obj:
+        prog = obj.program()
+        for frame in _ext_chain_frames():
+            out = run(prog, RunInput(packet=frame, in_port=1))
+            for o in write_offsets(frame, out.packet):
+                assert any(lo <= o and (hi is None or o <= hi) for lo, hi in spans), (o, name)
+            key_changed += flow_key(out.packet) != flow_key(frame)
+    assert key_changed >= 18, key_changed  # every tag count and chain, for its protocol
 
 
 def test_bundled_actions(checked: dict[str, ProgramEffects]) -> None:
