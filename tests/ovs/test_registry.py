@@ -266,7 +266,7 @@ def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
     h1, h2 = sandbox.host("h1"), sandbox.host("h2")
 
     rx = traffic.Receiver(h2, 9000, idle=2.0, timeout=60)
-    rate, count = 1000, 8000
+    rate, count = 1000, 12000  # 12 s: room for 6 replacements on a slow machine
     sender = subprocess.Popen(
         h1.command(
             sys.executable, "-m", "extframe.ovs.traffic", "send", "--to", h2.ip,
