@@ -79,10 +79,6 @@ def text_sandbox(r: Result) -> str:
 # ---------------------------------------------------------------- registry
 
 
-def _record_result(record: registry.Record, verb: str) -> Result:
-    return {"verb": verb} | record.model_dump(mode="json") | {"decision": record.decision()}
-
-
 def cmd_register(args: argparse.Namespace) -> Result:
     """``register`` and ``replace``: the same proof, a different registry call."""
     verb = registry.register if args.command == "register" else registry.replace

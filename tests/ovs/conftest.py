@@ -22,11 +22,9 @@ from extframe import bpffs
 from extframe.errors import OvsError
 from extframe.loader import LoadedMap
 from extframe.ovs.sandbox import Sandbox
+from extframe.ovs.switch import BUILD_SCRIPT as BUILD_SCRIPT
 from extframe.ovs.switch import Switch as OvsSwitch
 from extframe.ovs.switch import ovs_build as find_build
-
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
 
 
 @functools.cache
