@@ -196,8 +196,9 @@ def test_common_safe_helpers_read_only(name: str) -> None:
     assert row is not None and row.reads_only
 
 
-def test_map_writes_are_not_packet_writes() -> None:
-    row = helper_by_name("map_update_elem")
+@pytest.mark.parametrize("name", ["map_update_elem", "ringbuf_output", "ringbuf_reserve"])
+def test_map_writes_are_not_packet_writes(name: str) -> None:
+    row = helper_by_name(name)
     assert row is not None and row.writes_map and row.reads_only
 
 
