@@ -23,6 +23,7 @@ from extframe.build import BuildOptions, build, object_for
 from extframe.errors import BuildError, ExtframeError, VerifierError
 from extframe.loader import PROG_TYPES, LoadedObject, LoadOptions, load_object
 from extframe.manifest import read_declared
+from extframe.mirror import commands as mirror_commands
 from extframe.ovs import commands as ovs_commands
 from extframe.ovs import demo
 from extframe.testrun import RunInput, run
@@ -477,6 +478,7 @@ COMMANDS: dict[str, Command] = {
     "check": (cmd_check, text_check),
     "explain": (cmd_explain, text_explain),
     **ovs_commands.COMMANDS,
+    **mirror_commands.COMMANDS,
     "demo": (demo.cmd_demo, demo.text_demo),
 }
 
@@ -698,6 +700,7 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
 
     ovs_commands.add_parsers(sub, fmt, _common)
+    mirror_commands.add_parsers(sub, fmt, _common)
     p = sub.add_parser(
         "demo",
         formatter_class=fmt,
@@ -737,7 +740,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(result.get("json", result), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            print(render(result))
+            text = render(result)
+            if text:
+                print(text)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (head, less) went away: not an error of ours.

@@ -16,6 +16,7 @@ error's ``exit_code``.
 - ``PacketError``         a packet expression, hex string or pcap is not usable
 - ``VectorError``         a test-vector file is malformed
 - ``OvsError``            the switch is not running, not patched, or refused a request
+- ``MirrorError``         a mirror's filter, predicate or capture cannot be used
 """
 
 from __future__ import annotations
@@ -93,3 +94,7 @@ class VectorError(ExtframeError):
 
 class OvsError(ExtframeError):
     """Open vSwitch is missing, not running, not patched, or refused a request."""
+
+
+class MirrorError(ExtframeError):
+    """A mirror's filter does not compile, its predicate is unusable, or its capture failed."""

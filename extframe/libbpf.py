@@ -61,6 +61,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "btf__load_from_kernel_by_id": (c_void_p, [ctypes.c_uint32]),
     "btf__raw_data": (c_void_p, [c_void_p, c_void_p]),
     "btf__free": (None, [c_void_p]),
+    "ring_buffer__new": (c_void_p, [ctypes.c_int, c_void_p, c_void_p, c_void_p]),
+    "ring_buffer__poll": (ctypes.c_int, [c_void_p, ctypes.c_int]),
+    "ring_buffer__consume": (ctypes.c_int, [c_void_p]),
+    "ring_buffer__free": (None, [c_void_p]),
     "bpf_prog_load": (
         ctypes.c_int,
         [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, c_void_p, ctypes.c_size_t, c_void_p],

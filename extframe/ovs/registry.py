@@ -111,6 +111,17 @@ def _writes(effects: ProgramEffects) -> list[dict[str, Any]]:
     return sorted(out, key=lambda w: w["insn"])
 
 
+def _why_not(effects: ProgramEffects) -> str:
+    """What keeps ``effects`` from read-only, with C lines, in one line."""
+    if effects.verdict == "unknown":
+        return "its effects could not be proved (" + "; ".join(effects.reasons[:2]) + ")"
+    shown = [
+        f"{w['source'] or 'insn ' + str(w['insn'])} writes {', '.join(w['fields'])}"
+        for w in _writes(effects)[:3]
+    ]
+    return "; ".join(shown) or "; ".join(effects.reasons[:2])
+
+
 def _fields(effects: ProgramEffects) -> list[str]:
     if effects.verdict == "unknown":
         return ["unknown"]
@@ -204,8 +215,13 @@ def register(
     *,
     program: str | None = None,
     allow_unknown: bool = False,
+    read_only: bool = False,
 ) -> Record:
-    """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing."""
+    """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing.
+
+    ``read_only`` refuses, before anything is pinned, an action that is not
+    proved read-only (the mirror's promise that it cannot change forwarding).
+    """
     _preflight(switch, name)
     with switch.lock():
         if name in switch.registered():
@@ -216,6 +232,8 @@ def register(
         _forget(switch, name)  # what a registration that died half-way left
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
+            if read_only and effects.verdict != "read_only":
+                raise OvsError(f"{name}: {action} is not proved read-only: {_why_not(effects)}")
             pinned = bpffs.pin(loaded, name, root=switch.pin_root)
             added = False
             try:
