@@ -22,7 +22,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 packages=(
     clang llvm libbpf-dev bpftool
     python3-bpfcc python3-venv python3-pip
-    iproute2 iputils-ping ethtool procps tcpdump libpcap0.8
+    iproute2 iputils-ping ethtool procps tcpdump tshark libpcap0.8
     openvswitch-source autoconf automake libtool
 )
 

@@ -27,6 +27,7 @@ import ctypes
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -170,6 +171,7 @@ class Mirror:
         self._stop_reason = ""
         self._running = False
         self._writer: RawPcapWriter | None = None
+        self._created_output = False
         self._written = 0
         self._mono_to_real = 0
 
@@ -190,11 +192,7 @@ class Mirror:
             + f"{MARK_MATCH},actions=bpf({self.name}),{MARK_SET},resubmit(,{table})"
         )
         self._refuse_conflicts(table)
-        try:
-            sw.ofctl("parse-flow", self.flow.replace(f"bpf({self.name}),", ""))
-        except OvsError as e:
-            raise MirrorError(f"--flow {opts.flow or match!r}: {e.message}") from None
-        self._open_output()
+        self._check_match(match)
         try:
             sw.state_dir.mkdir(parents=True, exist_ok=True)
             write_action(
@@ -204,6 +202,7 @@ class Mirror:
                 ring_bytes=opts.buffer_kib * 1024,
                 predicate=opts.predicate,
             )
+            self._open_output()
             record = registry.register(sw, self.name, self.source, read_only=True)
             self._registered = True
             maps = Path(record.pin_folder) / "map"
@@ -212,8 +211,29 @@ class Mirror:
             sw.ofctl("add-flow", opts.bridge, self.flow)
             self._flow_added = True
         except BaseException:
-            self.stop()
+            self.stop(failed=True)
             raise
+
+    def _check_match(self, match: str) -> None:
+        """ovs-ofctl must take the flow as it is: OVS silently drops a field whose
+        prerequisite is missing (nw_dst without ip), which would mirror more."""
+        done = subprocess.run(
+            [str(self.switch.program("ovs-ofctl")), "parse-flow", self.flow],
+            env=self.switch.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        said = self.options.flow or match
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "refused"
+            raise MirrorError(f"--flow {said!r}: {why.removeprefix('ovs-ofctl: ')}")
+        if "normalization changed" in done.stderr:
+            raise MirrorError(
+                f"--flow {said!r}: OVS would drop part of this match because a prerequisite "
+                "is missing (nw_dst needs ip, tp_dst needs tcp or udp, ...); add it"
+            )
 
     def _refuse_conflicts(self, table: int) -> None:
         """No other live mirror on the bridge, no flow using reg15, no tie at our priority."""
@@ -242,6 +262,7 @@ class Mirror:
 
     def _open_output(self) -> None:
         out = self.options.output
+        self._created_output = out != "-" and not os.path.exists(out)
         try:
             target: str | IO[bytes] = sys.stdout.buffer if out == "-" else out
             self._writer = RawPcapWriter(
@@ -367,8 +388,11 @@ class Mirror:
                 self.switch.ofctl("del-flows", self.options.bridge, f"cookie={self.cookie:#x}/-1")
             self._flow_added = False
 
-    def stop(self) -> None:
-        """Remove the flow, the registration, the pins and the generated source."""
+    def stop(self, *, failed: bool = False) -> None:
+        """Remove the flow, the registration, the pins and the generated source.
+
+        ``failed``: the mirror never started; a pcap it created goes too.
+        """
         self._remove_flow()
         for fd in (self._ring_fd, self._stats_fd):
             if fd is not None:
@@ -385,6 +409,9 @@ class Mirror:
             else:
                 self._writer.close()
             self._writer = None
+        if failed and self._created_output:
+            with contextlib.suppress(OSError):
+                os.unlink(self.options.output)
 
     def __enter__(self) -> Mirror:
         self.start()

@@ -233,7 +233,9 @@ def register(
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
             if read_only and effects.verdict != "read_only":
-                raise OvsError(f"{name}: {action} is not proved read-only: {_why_not(effects)}")
+                raise OvsError(
+                    f"{name} is not proved read-only, as it must be: {_why_not(effects)}"
+                )
             pinned = bpffs.pin(loaded, name, root=switch.pin_root)
             added = False
             try:

@@ -3,14 +3,18 @@
     python -m extframe.ovs.traffic recv --port 9000 [--idle 1] [--timeout 30]
     python -m extframe.ovs.traffic send --to 10.0.0.2 --port 9000 --count 50 \
         [--size 200] [--rate 1000]
+    python -m extframe.ovs.traffic frames [--gap 0.002] < hex-frames
 
 ``recv`` prints ``ready`` once its socket is bound, then one JSON line when
 no datagram came for ``--idle`` seconds (after the first) or ``--timeout``
 passed: how many datagrams arrived, how many distinct sequence numbers,
 the IP TTLs they arrived with (``IP_RECVTTL``) and the senders. ``send``
 numbers its datagrams (the first 8 bytes of the payload) and prints one
-JSON line with how many it sent. The host-side functions that start them
-are ``receiver`` and ``send``.
+JSON line with how many it sent. ``frames`` sends whole Ethernet frames, one
+hex line each from standard input, on ``eth0`` through a packet socket, as
+they are (the kernel adds nothing), and prints how many it sent. The
+host-side functions that start them are ``Receiver``, ``send`` and
+``send_frames``.
 """
 
 from __future__ import annotations
@@ -158,6 +162,34 @@ def ping(host: Host, to: str, count: int = 3, interval: float = 0.2) -> dict[str
     return {"sent": count, "received": len(replies), "ttls": {str(k): v for k, v in ttls.items()}}
 
 
+def _frames(ifname: str, gap: float) -> dict[str, Any]:
+    frames = [bytes.fromhex(line) for line in sys.stdin.read().split()]
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((ifname, 0))
+    start = time.monotonic()
+    for n, frame in enumerate(frames):
+        if n and gap:
+            time.sleep(gap)
+        sock.send(frame)
+    return {"sent": len(frames), "seconds": round(time.monotonic() - start, 3)}
+
+
+def send_frames(host: Host, frames: list[bytes], gap: float = 0.002) -> dict[str, Any]:
+    """Send raw Ethernet ``frames`` out of ``host``'s eth0, in order."""
+    done = subprocess.run(
+        host.command(sys.executable, "-m", "extframe.ovs.traffic", "frames", "--gap", str(gap)),
+        input="\n".join(f.hex() for f in frames),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60 + len(frames) * gap * 2,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"sending frames from {host.name} failed: {done.stderr.strip()}")
+    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m extframe.ovs.traffic")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -171,9 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--count", type=int, required=True)
     s.add_argument("--size", type=int, default=200)
     s.add_argument("--rate", type=float, default=0.0, help="datagrams per second; 0: at once")
+    f = sub.add_parser("frames")
+    f.add_argument("--ifname", default="eth0")
+    f.add_argument("--gap", type=float, default=0.002, help="seconds between frames")
     args = p.parse_args(argv)
     if args.cmd == "recv":
         out = _recv(args.port, args.idle, args.timeout)
+    elif args.cmd == "frames":
+        out = _frames(args.ifname, args.gap)
     else:
         out = _send(args.to, args.port, args.count, args.size, args.rate)
     print(json.dumps(out), flush=True)
