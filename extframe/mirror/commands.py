@@ -45,7 +45,7 @@ examples:
   extframe mirror "tcp dst port 443 and host 10.0.0.5" -w tls.pcap
   extframe mirror --in-port 1 "udp" -w - -c 10 | tcpdump -nr -
   extframe mirror --flow "table=1,ip,nw_dst=10.0.0.2" "tcp[13] & 2 != 0" -w syn.pcap
-  extframe mirror --predicate big_ttl.c -w ttl.pcap --duration 30
+  extframe mirror --predicate docs/examples/mirror_low_ttl.c icmp -w ttl.pcap --duration 30
 
 exit status:
   0  the capture ran and ended (-c, --duration, Ctrl-C, SIGTERM)

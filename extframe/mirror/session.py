@@ -367,7 +367,7 @@ class Mirror:
             )
         line = (
             f"{c.seen} seen, {c.accepted} matched, {self._written} written, "
-            f"{c.ring_full} lost (ring buffer full)"
+            f"{c.ring_full} lost to a full ring buffer"
         )
         if tty:
             self.status.write(f"\r{line}\033[K" + ("\n" if final else ""))

@@ -222,6 +222,17 @@ def test_count_duration_sigterm_and_a_later_table(sandbox: Sandbox, tmp_path: Pa
     assert subprocess.run(["tcpdump", "-r", str(out)], capture_output=True).returncode == 0
     _nothing_left(sandbox)
 
+    # A predicate of one's own, and-ed with the filter.
+    out = tmp_path / "p.pcap"
+    predicate = ROOT / "docs" / "examples" / "mirror_low_ttl.c"
+    m = MirrorProcess(sandbox, "--predicate", str(predicate), "icmp", "-c", "2", "-w", str(out))
+    h1.run("ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", h2.ip)  # TTL 64: not these
+    h1.run("ping", "-n", "-c", "2", "-i", "0.2", "-W", "1", "-t", "1", h2.ip)
+    code, _, err = m.wait()
+    assert code == 0, err
+    assert [p[IP].ttl for p in rdpcap(str(out))] == [1, 1]
+    _nothing_left(sandbox)
+
     # SIGTERM: a clean stop too.
     m = MirrorProcess(sandbox, "-w", str(tmp_path / "t.pcap"))
     traffic.ping(h1, h2.ip, count=2)
@@ -304,7 +315,7 @@ def test_bad_input_is_refused_and_leaves_nothing(sandbox: Sandbox, tmp_path: Pat
         "\tstruct extframe_cursor cur;\n"
         "\t__u16 type;\n"
         "\textframe_cursor_init(&cur, skb);\n"
-        "\tstruct iphdr *ip = extframe_parse_eth(&cur, &type) && type == bpf_htons(ETH_P_IP)\n"
+        "\tstruct iphdr *ip = extframe_parse_eth(&cur, &type) && type == ETH_P_IP\n"
         "\t\t? extframe_parse_ipv4(&cur) : 0;\n"
         "\tif (ip)\n"
         "\t\tip->ttl = 1;\n"
