@@ -53,6 +53,8 @@ REGISTER = "reg15"
 MARK_MATCH = f"{REGISTER}=0/0x80000000"
 MARK_SET = "load:1->NXM_NX_REG15[31]"
 PRIORITY = 65535
+#: How flows may name reg15: itself, or the wider registers that contain it.
+_HOLDS_REGISTER = (REGISTER, "xreg7", "xxreg3")
 _NAME = re.compile(r"^mirror_(\d+)$")
 #: How often the terminal line is refreshed, in seconds.
 STATUS_EVERY = 0.5
@@ -247,7 +249,7 @@ class Mirror:
                     f"a mirror already runs on {self.options.bridge} (pid {cookie & 0xFFFFFFFF}); "
                     "stop it first: one mirror per bridge"
                 )
-            if REGISTER in line.lower():
+            if any(r in line.lower() for r in _HOLDS_REGISTER):
                 raise MirrorError(
                     f"the flows of {self.options.bridge} use {REGISTER}, which the mirror needs "
                     f"to mark the packets it has seen: {line.strip()}"
