@@ -401,8 +401,10 @@ class Mirror:
                 os.close(fd)
         self._ring_fd = self._stats_fd = None
         if self._registered:
-            with contextlib.suppress(ExtframeError):
+            try:
                 registry.unregister(self.switch, self.name, force=True)
+            except ExtframeError:
+                registry.forget(self.switch, self.name)  # the switch is gone
             self._registered = False
         self.source.unlink(missing_ok=True)
         if self._writer is not None:

@@ -348,6 +348,14 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
     return out
 
 
+def forget(switch: Switch, name: str) -> list[str]:
+    """Remove what extframe keeps of ``name`` (pins, record) without asking the switch.
+
+    For a switch that is gone: its registrations went with its process.
+    """
+    return _forget(switch, name)
+
+
 def _forget(switch: Switch, name: str) -> list[str]:
     """Remove ``name``'s pins and record; return what was removed."""
     removed = []

@@ -108,12 +108,16 @@ class MirrorProcess:
         return self.proc.returncode, out, "".join(self.head) + err
 
 
+def _pins(sw: Switch) -> list[str]:
+    return pins(sw.pin_root) if sw.pin_root.exists() else []
+
+
 def _nothing_left(sb: Sandbox) -> None:
     sw = sb.switch
     flows = sw.ofctl("dump-flows", "br0")
     assert f"cookie={COOKIE_TAG:#x}" not in flows, flows
     assert sw.registered() == {}
-    assert pins(sw.pin_root) == [] if sw.pin_root.exists() else True
+    assert _pins(sw) == []
     assert list(sw.state_dir.glob("mirror_*")) == []
 
 
@@ -288,6 +292,24 @@ def test_a_killed_mirror_is_cleaned_up_by_the_next(sandbox: Sandbox, tmp_path: P
     code, _, err = again.wait()
     assert code == 0, err
     _nothing_left(sandbox)
+
+
+def test_a_switch_that_stops_ends_the_mirror_cleanly(sandbox: Sandbox, tmp_path: Path) -> None:
+    _start(sandbox)
+    h1, h2 = sandbox.host("h1"), sandbox.host("h2")
+    out = tmp_path / "s.pcap"
+    m = MirrorProcess(sandbox, "icmp", "-w", str(out))
+    traffic.ping(h1, h2.ip, count=2)
+    time.sleep(0.3)
+    sandbox.switch.stop()  # the daemons only: what a crash or an operator does
+    code, _, err = m.wait()
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("extframe: error: the switch in ") and "stopped while mirroring" in last
+    assert "packets were written to" in last
+    assert len(rdpcap(str(out))) >= 2  # what was captured stays readable
+    assert _pins(sandbox.switch) == []
+    assert list(sandbox.switch.state_dir.glob("mirror_*")) == []
 
 
 def _refused(sb: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
