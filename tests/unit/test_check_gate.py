@@ -7,8 +7,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from analyzer.effects import ProgramEffects
+from extframe.cli import parser
 from extframe.errors import LockError, ManifestError
 from extframe.gate import RULES, Finding, Location, caret_lines, text_findings
 from extframe.lockfile import Lock, action_key, compare, program_entry
@@ -270,3 +272,37 @@ def test_broken_sarif_does_not_validate() -> None:
     del log["runs"][0]["results"][0]["message"]
     with pytest.raises(jsonschema.ValidationError):
         validate_sarif(log)
+
+
+# --- documentation ----------------------------------------------------------------------------
+
+
+def test_check_help_documents_the_exit_codes() -> None:
+    sub = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    text = sub["check"].format_help()
+    codes = {
+        "0": "every action matches",
+        "1": "a mismatch",
+        "2": "usage, input, build",
+        "3": "the kernel verifier rejected",
+    }
+    for code, meaning in codes.items():
+        assert f"  {code}  {meaning}" in text
+    assert "--locked" in text and "--sarif" in text and "extframe lock actions/*.c" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "`extframe check --locked`" in readme
+    for code in ("`0`", "`1`", "`2`", "`3`"):
+        assert code in readme
+
+
+def test_the_ci_recipes_parse_and_run_the_gate() -> None:
+    workflow = yaml.safe_load((ROOT / "docs/ci/github-actions.yml").read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "extframe check --locked --sarif" in runs
+    assert any(s.get("uses", "").startswith("github/codeql-action/upload-sarif") for s in steps)
+    config = yaml.safe_load((ROOT / "docs/ci/pre-commit-config.yaml").read_text())
+    (hook,) = config["repos"][0]["hooks"]
+    assert config["repos"][0]["repo"] == "local" and hook["language"] == "system"
+    assert "extframe check --locked --sarif" in " ".join(hook["args"])
+    assert hook["pass_filenames"] is False
