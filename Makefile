@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export EXTFRAME_VENV := $(abspath $(VENV))
 
-.PHONY: all setup demo test soak lint bench actions clean help
+.PHONY: all setup demo test soak lint bench actions lock clean help
 
 all: help
 
@@ -16,6 +16,7 @@ help:
 	@echo "make setup    only install what is missing"
 	@echo "make bench    run the benchmarks (bench/README.md)"
 	@echo "make actions  rebuild actions/*.o from actions/*.c"
+	@echo "make lock     record what every action was proven to do in extframe.lock (root)"
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +44,11 @@ bench: setup
 
 actions: setup
 	$(VENV)/bin/extframe build actions/*.c
+
+# After changing an action: review the diff of extframe.lock and commit it.
+# make test fails while an action differs from it (tests/kernel/test_gate.py).
+lock: setup
+	$(VENV)/bin/extframe lock actions/*.c
 
 clean:
 	rm -f actions/*.o

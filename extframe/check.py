@@ -35,11 +35,15 @@ _SECTION_TYPES = {"tc": "tc", "classifier": "tc", "xdp": "xdp"}
 
 @dataclass(frozen=True)
 class Checked:
-    """The analyses of one file; ``rejected`` names the program the verifier refused."""
+    """The analyses of one file; ``rejected`` names the program the verifier refused.
+
+    ``declared_text``: the object's ``EXTFRAME_EFFECTS`` text (None: none, or raw bytecode).
+    """
 
     path: Path
     analyses: list[Analysis]
     rejected: VerifierError | None = None
+    declared_text: str | None = None
 
     @property
     def rejected_text(self) -> str:
@@ -101,6 +105,7 @@ def check_file(
                     _analyse(spec, p.name, _static_type(p.section, prog_type, path))
                     for p in spec.programs
                 ],
+                declared_text=spec.declared_effects_text,
             )
         try:
             loaded = load_object(obj, LoadOptions(prog_type=prog_type), shown_as=path)
@@ -119,13 +124,13 @@ def check_file(
                 )
                 kind = _static_type(p.section, prog_type, path)
                 analyses.append(_analyse(spec, p.name, kind, evidence))
-            return Checked(path, analyses, rejection)
+            return Checked(path, analyses, rejection, spec.declared_effects_text)
         with loaded:
             analyses = []
             for p in spec.programs:
                 lp = loaded.program(p.name)
                 analyses.append(_analyse(spec, p.name, lp.type_name, evidence_of(lp)))
-            return Checked(path, analyses)
+            return Checked(path, analyses, declared_text=spec.declared_effects_text)
 
 
 def load_checked(path: Path, *, prog_type: str | None = None) -> tuple[LoadedObject, Checked]:
@@ -148,7 +153,7 @@ def load_checked(path: Path, *, prog_type: str | None = None) -> tuple[LoadedObj
     except BaseException:
         loaded.close()
         raise
-    return loaded, Checked(path, analyses)
+    return loaded, Checked(path, analyses, declared_text=spec.declared_effects_text)
 
 
 def _check_raw(path: Path, prog_type: str | None, kernel: bool) -> Checked:

@@ -18,14 +18,17 @@ from typing import Any
 
 from extframe import __version__, bpffs, mapview
 from extframe import check as checks
+from extframe import gate as gates
 from extframe import packet as packets
 from extframe.build import BuildOptions, build, object_for
 from extframe.errors import BuildError, ExtframeError, VerifierError
 from extframe.loader import PROG_TYPES, LoadedObject, LoadOptions, load_object
-from extframe.manifest import read_declared
+from extframe.lockfile import LOCK_NAME, Lock, action_key, program_entry
+from extframe.manifest import declaration_of, read_declared
 from extframe.mirror import commands as mirror_commands
 from extframe.ovs import commands as ovs_commands
 from extframe.ovs import demo
+from extframe.sarif import sarif_log
 from extframe.testrun import RunInput, run
 from extframe.vectors import VectorFile, run_vectors, vectors_path
 
@@ -43,10 +46,28 @@ exit status:
 """
 
 CHECK_EXIT_CODES = """\
-exit status:
-  0  every program was analysed (whatever its verdict)
-  2  usage, input, build or environment error
+exit status (the same with --json and --sarif):
+  0  every action matches: its proven effects are within its declaration and,
+     with --locked, equal to the lock file (warnings and notes do not fail)
+  1  a mismatch: an action may change something it does not declare, its
+     effects cannot be proven, or it differs from the lock file
+  2  usage, input, build or environment error (also a missing or malformed lock
+     file or effects manifest)
   3  the kernel verifier rejected a program (its verdict is unknown)
+"""
+
+EXPLAIN_EXIT_CODES = """\
+exit status:
+  0  the program was analysed (whatever its verdict)
+  2  usage, input, build or environment error
+  3  the kernel verifier rejected the program (its verdict is unknown)
+"""
+
+LOCK_EXIT_CODES = """\
+exit status:
+  0  the lock file is written (or was already up to date)
+  2  usage, input, build or environment error; the lock file is left as it was
+  3  the kernel verifier rejected a program; the lock file is left as it was
 """
 
 
@@ -336,22 +357,96 @@ def text_vectors(r: Result) -> str:
     return "\n".join(lines)
 
 
+def status_of(r: Result) -> int:
+    """The exit status a command's result calls for (see the exit codes in --help)."""
+    if r.get("rejected"):
+        return VerifierError.exit_code
+    return 1 if r.get("failed") else 0
+
+
 def cmd_check(args: argparse.Namespace) -> Result:
+    if args.json and args.sarif:
+        raise ExtframeError("--json and --sarif both print to stdout: choose one")
+    lock_path = Path(args.lock or LOCK_NAME)
+    lock = Lock.read(lock_path) if args.locked or args.lock is not None else None
     programs: list[Result] = []
     rejected: list[str] = []
+    findings: list[gates.Finding] = []
     for path in (Path(p) for p in args.paths):
         checked = checks.check_file(
             path, prog_type=args.type, kernel=not args.no_kernel, raw=args.raw
         )
+        declaration = declaration_of(path, checked.declared_text)
+        locked = lock.actions.get(action_key(path, lock_path), {}) if lock is not None else None
+        found = gates.findings_of(checked, declaration, locked, lock_path.name)
+        findings += found
         for a in checked.analyses:
-            programs.append(a.effects.model_dump(mode="json") | {"object": str(path)})
+            programs.append(
+                a.effects.model_dump(mode="json")
+                | {
+                    "object": str(path),
+                    "declared": declaration.effects.text if declaration.effects else None,
+                    "findings": [f.as_dict() for f in found if f.program == a.program.name],
+                }
+            )
         if checked.rejected is not None:
             rejected.append(checked.rejected_text)
-    return {"programs": programs, "rejected": rejected, "json": programs}
+    result: Result = {
+        "programs": programs,
+        "rejected": rejected,
+        "findings": findings,
+        "failed": sum(f.level == "error" and f.rule != "verifier-rejected" for f in findings),
+        "json": programs,
+    }
+    result["sarif"] = sarif_log(findings, exit_code=status_of(result))
+    return result
 
 
 def text_check(r: Result) -> str:
-    return "\n\n".join(checks.text_effects(e) for e in r["programs"])
+    text = "\n\n".join(checks.text_effects(e) for e in r["programs"])
+    shown = gates.text_findings(r["findings"])
+    return f"{text}\n\n{shown}" if shown else text
+
+
+def cmd_lock(args: argparse.Namespace) -> Result:
+    lock_path = Path(args.lock or LOCK_NAME)
+    lock = Lock.read(lock_path) if lock_path.exists() else Lock(lock_path)
+    before = dict(lock.actions)
+    entries: dict[str, dict[str, Any]] = {}
+    for path in (Path(p) for p in args.paths):
+        checked = checks.check_file(path, prog_type=args.type)
+        if checked.rejected is not None:
+            raise checked.rejected  # nothing is proven: the lock stays as it was
+        declared = declaration_of(path, checked.declared_text).effects
+        entries[action_key(path, lock_path)] = {
+            a.program.name: program_entry(a.effects, declared) for a in checked.analyses
+        }
+    lock.actions.update(entries)
+    pruned = lock.prune()
+    written = lock.write()
+    return {
+        "lock": str(lock_path),
+        "written": written,
+        "actions": sorted(entries),
+        "added": sorted(k for k in entries if k not in before),
+        "changed": sorted(k for k, v in entries.items() if k in before and before[k] != v),
+        "removed": pruned,
+    }
+
+
+def text_lock(r: Result) -> str:
+    head = f"{r['lock']}: {len(r['actions'])} action(s) locked, " + (
+        f"{len(r['added'])} added, {len(r['changed'])} changed, {len(r['removed'])} removed"
+        if r["written"]
+        else "already up to date"
+    )
+    lines = [head]
+    lines += [f"  added    {k}" for k in r["added"]]
+    lines += [f"  changed  {k}" for k in r["changed"]]
+    lines += [f"  removed  {k} (the file is gone)" for k in r["removed"]]
+    if r["written"]:
+        lines.append("review the diff of the lock file and commit it with the change")
+    return "\n".join(lines)
 
 
 def cmd_explain(args: argparse.Namespace) -> Result:
@@ -476,6 +571,7 @@ COMMANDS: dict[str, Command] = {
     "vectors": (cmd_vectors, text_vectors),
     "library": (cmd_library, text_library),
     "check": (cmd_check, text_check),
+    "lock": (cmd_lock, text_lock),
     "explain": (cmd_explain, text_explain),
     **ovs_commands.COMMANDS,
     **mirror_commands.COMMANDS,
@@ -649,7 +745,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check",
         formatter_class=fmt,
-        help="prove what actions may change (verdict, write set, evidence)",
+        help="prove what actions may change, and fail when it exceeds the declaration or lock",
         description="Analyse every program of each action: load it with the kernel verifier "
         "(level-2 log), follow every path statically, and combine both into a verdict:\n"
         "  read_only  proven to change no packet byte, length or metadata\n"
@@ -657,20 +753,66 @@ def parser() -> argparse.ArgumentParser:
         "             with the header fields they hit, metadata, length changes\n"
         "  unknown    the proof could not be completed; the reasons say why\n"
         "Each effect names its instruction and C line. flow_key_affected says whether OVS\n"
-        "must re-classify the packet after the action. Nothing stays loaded.",
+        "must re-classify the packet after the action. Nothing stays loaded.\n\n"
+        "Then the gate: the proven effects are compared with what the action declares\n"
+        "(EXTFRAME_EFFECTS in its source, or NAME.effects.toml beside it) and, with\n"
+        "--locked, with the lock file that `extframe lock` wrote. Each finding names\n"
+        "the effect and the C line, with a caret under the column:\n"
+        "  error    exceeds-declaration, unproven, verifier-rejected, differs-from-lock,\n"
+        "           not-locked, stale-allowance: the check fails\n"
+        "  warning  accepted-analyzer-limit (a reviewed wider_than_declared in the\n"
+        "           manifest), declared-not-proven (the declaration claims more)\n"
+        "  note     undeclared",
         epilog="examples:\n"
         "  extframe check actions/*.c\n"
+        "  extframe lock actions/*.c && git add extframe.lock   # record what they do\n"
+        "  extframe check --locked actions/*.c                  # the CI gate\n"
+        "  extframe check --locked --sarif actions/*.c > extframe.sarif\n"
         "  extframe check build/filter.o --type tc --json\n"
         "  extframe check actions/dec_ttl.c --no-kernel   # static analysis only\n"
         "  extframe check prog.bin --raw --type xdp       # bare bytecode, less evidence\n\n"
         "--json prints an array, one object per program, with the keys object, program,\n"
         "section, type, verdict, flow_key_affected, reasons, packet_writes (insn,\n"
         "offset_min, offset_max, size, fields, flow_key, source, via, evidence, note),\n"
-        "metadata_writes, length_changes, "
-        "helpers, maps, disagreements, static_verdict, kernel.\n\n" + CHECK_EXIT_CODES,
+        "metadata_writes, length_changes, helpers, maps, disagreements, static_verdict,\n"
+        "kernel, declared, findings (rule, level, action, program, message, effect, file,\n"
+        "line, column, source_text).\n"
+        "--sarif prints a SARIF 2.1.0 log of the findings (one rule per kind) for code\n"
+        "scanning: docs/ci/ has a GitHub Actions workflow and a pre-commit hook.\n\n"
+        + CHECK_EXIT_CODES,
     )
     p.add_argument("paths", nargs="+", metavar="ACTION.c|ACTION.o")
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help=f"also compare every action with the lock file (default ./{LOCK_NAME})",
+    )
+    p.add_argument(
+        "--lock", metavar="FILE", help=f"the lock file (default ./{LOCK_NAME}); implies --locked"
+    )
+    p.add_argument("--sarif", action="store_true", help="print the findings as a SARIF 2.1.0 log")
     _analysis_options(p)
+
+    p = sub.add_parser(
+        "lock",
+        formatter_class=fmt,
+        help="record what actions were proven to do in the lock file, for review",
+        description="Check each action with the kernel (as `extframe check` does) and write\n"
+        f"its proven effects into the lock file (default ./{LOCK_NAME}), which\n"
+        "`extframe check --locked` compares with. Per program: the declaration, verdict,\n"
+        "reclassify decision, header fields written, metadata written, length changes,\n"
+        "helpers and maps. The file is JSON with sorted keys and no lines, instruction\n"
+        "numbers, times or absolute paths, so moving code without changing what it does\n"
+        "leaves it byte-identical. Entries of other actions are kept; entries whose file\n"
+        "is gone are dropped. It is written only when its content changes.",
+        epilog="examples:\n"
+        "  extframe lock actions/*.c\n"
+        "  extframe lock actions/dec_ttl.c                    # update one entry\n"
+        "  extframe lock --lock ci/actions.lock actions/*.c\n\n" + LOCK_EXIT_CODES,
+    )
+    p.add_argument("paths", nargs="+", metavar="ACTION.c|ACTION.o")
+    p.add_argument("--lock", metavar="FILE", help=f"the lock file (default ./{LOCK_NAME})")
+    _common(p)
 
     p = sub.add_parser(
         "explain",
@@ -682,7 +824,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  extframe explain actions/dec_ttl.c\n"
         "  extframe explain tests/kernel/progs/two_progs.c --program mark_second\n\n"
-        + CHECK_EXIT_CODES,
+        + EXPLAIN_EXIT_CODES,
     )
     p.add_argument("action", metavar="ACTION.c|ACTION.o")
     p.add_argument("--program", help="which program of the object (default: the first)")
@@ -736,7 +878,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("extframe: interrupted (what it had started is cleaned up)\n")
         return 130
     try:
-        if args.json:
+        if getattr(args, "sarif", False):
+            json.dump(result["sarif"], sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            # stdout goes to a file for code scanning; people read the findings here.
+            shown = gates.text_findings(result["findings"])
+            if shown:
+                sys.stderr.write(shown + "\n")
+        elif args.json:
             json.dump(result.get("json", result), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
@@ -749,13 +898,17 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for line in result.get("rejected", ()):
         sys.stderr.write(f"extframe: verifier rejected {line}\n")
-    if result.get("rejected"):
-        return VerifierError.exit_code
-    return 1 if result.get("failed") else 0
+    return status_of(result)
 
 
 def _fail(e: ExtframeError, args: argparse.Namespace) -> int:
-    if args.json:
+    if getattr(args, "sarif", False):
+        # Code scanning still gets a valid log: no results, the run marked failed.
+        log = sarif_log([], exit_code=e.exit_code, error=e.message)
+        json.dump(log, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stderr.write(f"extframe: error: {e.message}\n")
+    elif args.json:
         out: Result = {"error": e.message}
         if isinstance(e, VerifierError):
             s = e.summary

@@ -15,6 +15,9 @@ error's ``exit_code``.
 - ``RunError``            BPF_PROG_TEST_RUN refused the packet or context
 - ``PacketError``         a packet expression, hex string or pcap is not usable
 - ``VectorError``         a test-vector file is malformed
+- ``ManifestError``       an effects manifest (``ACTION.effects.toml``) is malformed
+                          or declares what the source already declares
+- ``LockError``           the lock file is missing or malformed
 - ``OvsError``            the switch is not running, not patched, or refused a request
 - ``MirrorError``         a mirror's filter, predicate or capture cannot be used
 """
@@ -90,6 +93,14 @@ class PacketError(ExtframeError):
 
 class VectorError(ExtframeError):
     """A test-vector file does not match the schema."""
+
+
+class ManifestError(ExtframeError):
+    """An effects manifest is malformed or conflicts with the action's source."""
+
+
+class LockError(ExtframeError):
+    """The lock file (``extframe.lock``) is missing or malformed."""
 
 
 class OvsError(ExtframeError):

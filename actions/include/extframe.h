@@ -34,7 +34,8 @@
  * Declared effects
  *   Each action says once, with EXTFRAME_EFFECTS(...), what it may change.
  *   The analyzer proves the program's real effects from its bytecode and the
- *   verifier log; "extframe check" fails when the two differ, and OVS
+ *   verifier log; "extframe check" fails when they exceed the declaration
+ *   (and warns when the declaration claims more), and OVS
  *   re-classifies a packet after an action only when its proven effects touch
  *   the flow key.  The grammar is documented at EXTFRAME_EFFECTS below.
  *
