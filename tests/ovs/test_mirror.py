@@ -237,6 +237,26 @@ def test_count_duration_sigterm_and_a_later_table(sandbox: Sandbox, tmp_path: Pa
     assert [p[IP].ttl for p in rdpcap(str(out))] == [1, 1]
     _nothing_left(sandbox)
 
+    # -w -: the pcap on standard output, straight into tcpdump.
+    pipe = subprocess.Popen(
+        f"{sys.executable} -m extframe mirror icmp -c 2 -w - --switch {sandbox.run_dir}"
+        " | tcpdump -n -r -",
+        shell=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30  # the mirror builds, proves, registers, adds its flow
+    while f"cookie={COOKIE_TAG:#x}" not in sandbox.switch.ofctl("dump-flows", "br0"):
+        assert time.monotonic() < deadline and pipe.poll() is None, pipe.communicate()
+        time.sleep(0.1)
+    traffic.ping(h1, h2.ip, count=3)
+    shown, err = pipe.communicate(timeout=60)
+    assert pipe.returncode == 0, err
+    assert len(re.findall(r"ICMP echo (request|reply)", shown)) == 2, shown + err
+    _nothing_left(sandbox)
+
     # SIGTERM: a clean stop too.
     m = MirrorProcess(sandbox, "-w", str(tmp_path / "t.pcap"))
     traffic.ping(h1, h2.ip, count=2)
