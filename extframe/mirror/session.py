@@ -205,7 +205,12 @@ class Mirror:
                 predicate=opts.predicate,
             )
             self._open_output()
-            record = registry.register(sw, self.name, self.source, read_only=True)
+            # pass: a frame the kernel will not run the action on (an IPv4 or
+            # IPv6 frame shorter than its header) is forwarded as without the
+            # mirror, only not captured.
+            record = registry.register(
+                sw, self.name, self.source, read_only=True, unrunnable="pass"
+            )
             self._registered = True
             maps = Path(record.pin_folder) / "map"
             self._ring_fd = bpffs.open_pinned(maps / "mirror_ring")

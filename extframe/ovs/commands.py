@@ -88,6 +88,7 @@ def cmd_register(args: argparse.Namespace) -> Result:
         Path(args.action),
         program=args.program,
         allow_unknown=args.allow_unknown,
+        unrunnable=args.unrunnable,
     )
     done = "registered" if args.command == "register" else "replaced"
     return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
@@ -101,6 +102,11 @@ def text_record(r: Result) -> str:
         f"  {r['decision']}: reclassify={'yes' if r['reclassify'] else 'no'}",
     ]
     lines += [f"  {reason}" for reason in r["reasons"]]
+    if r["unrunnable"] == "pass":
+        lines.append(
+            "  unrunnable=pass: packets the kernel cannot run it on go on unchanged"
+            + ("" if r["verdict"] == "read_only" else ", without its writes")
+        )
     lines.append(f"  pinned at {r['pin_folder']}")
     lines.append(f"  flows can now say: actions=bpf({r['name']}),...")
     return "\n".join(lines)
@@ -128,7 +134,19 @@ def cmd_list(args: argparse.Namespace) -> Result:
 def text_list(r: Result) -> str:
     if not r["actions"]:
         return "no actions registered"
-    rows = [("name", "verdict", "reclassify", "fields", "packets", "drops", "errors", "avg ns")]
+    rows = [
+        (
+            "name",
+            "verdict",
+            "reclassify",
+            "fields",
+            "packets",
+            "drops",
+            "errors",
+            "unrunnable",
+            "avg ns",
+        )
+    ]
     for a in r["actions"]:
         avg = a["run_time_ns"] // a["packets"] if a["packets"] else 0
         rows.append(
@@ -140,6 +158,7 @@ def text_list(r: Result) -> str:
                 str(a["packets"]),
                 str(a["drops"]),
                 str(a["errors"]),
+                f"{a['unrunnable_packets']} {'passed' if a['unrunnable'] == 'pass' else 'dropped'}",
                 str(avg),
             )
         )
@@ -264,6 +283,17 @@ def add_parsers(
             action="store_true",
             help="register an action whose effects could not be proved, re-classifying after it",
         )
+        p.add_argument(
+            "--unrunnable",
+            choices=("drop", "pass"),
+            default="drop",
+            help="what the switch does with a packet the kernel refuses to run the program on "
+            "(BPF_PROG_TEST_RUN fails, e.g. on an IPv4/IPv6 frame shorter than its header): "
+            "drop (default) drops it and counts an error; pass forwards it exactly as it came. "
+            "Use pass for read-only observers such as mirrors and counters, where skipping the "
+            "program is harmless and dropping would change forwarding. Each "
+            f"{verb} states its own (default drop)",
+        )
         p.add_argument("--switch", help=SWITCH_HELP)
         common(p, type_opt=False)
 
@@ -287,10 +317,11 @@ def add_parsers(
         help="the actions a switch has, with verdicts and counters",
         description="Every action registered with the switch: the verdict extframe proved, "
         "the fields it writes, whether the switch re-classifies after it, and the switch's "
-        "counters (packets run, dropped by the program, dropped by an error, average run "
-        "time). --json keys: name, verdict, fields, reclassify, source, "
-        "registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
-        "run_time_ns, replaced.",
+        "counters (packets run, dropped by the program, dropped by an error, packets the "
+        "kernel refused to run it on and whether those were dropped or passed, average run "
+        "time). --json keys: name, verdict, fields, reclassify, unrunnable (drop or pass), "
+        "source, registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
+        "unrunnable_packets, run_time_ns, replaced.",
         epilog="example:\n  extframe list --json\n\n" + EXIT_CODES,
     )
     p.add_argument("--switch", help=SWITCH_HELP)

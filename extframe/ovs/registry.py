@@ -3,9 +3,9 @@
 ``register`` is one transaction: build (for ``.c``), load through the
 verifier, analyse that very load, pin under the switch's own folder of
 bpffs (``/sys/fs/bpf/extframe_ovs/<switch>/<NAME>/{prog,map}``), then
-``ovs-appctl bpf/add NAME PIN reclassify=yes|no fields=...``, then write
-the record that ``list`` shows (``<rundir>/extframe/<NAME>.json``). A
-failure at any step undoes the steps before it, so there is never a pin
+``ovs-appctl bpf/add NAME PIN reclassify=yes|no fields=... [unrunnable=pass]``,
+then write the record that ``list`` shows (``<rundir>/extframe/<NAME>.json``).
+A failure at any step undoes the steps before it, so there is never a pin
 without a registration or a registration without its record.
 
 The re-classification comes from the analysis (``flow_key_affected``):
@@ -16,6 +16,14 @@ The re-classification comes from the analysis (``flow_key_affected``):
 - ``writes`` to payload or checksums only: none;
 - ``unknown``: refused, unless ``allow_unknown``, which registers it as
   re-classifying and writing everything (``fields=unknown``).
+
+``unrunnable`` says what the switch does with a packet the kernel refuses
+to run the program on (``BPF_PROG_TEST_RUN`` fails: since Linux commit
+12bec2bd4b76, an IPv4 or IPv6 frame shorter than its header): ``"drop"``,
+the default, drops it and counts an error; ``"pass"`` forwards it exactly
+as it came. ``"pass"`` is for observers whose skipping is harmless (mirrors,
+counters); it is the operator's choice, stated on every register and
+replace, not the proof's.
 
 ``replace`` swaps the program under the same name (the datapath swaps it
 under RCU: no packet sees a freed program). Its maps are new: the old
@@ -30,7 +38,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -44,6 +52,10 @@ from extframe.ovs.switch import Switch, check_action_name
 #: bpf/replace keeps the old pins here until the new program is in place.
 #: Longer than 15 characters, so never the name of an action.
 _OLD = "_being_replaced"
+
+#: What the switch does with a packet the kernel refuses to run the program on.
+Unrunnable = Literal["drop", "pass"]
+UNRUNNABLE_CHOICES: tuple[Unrunnable, ...] = ("drop", "pass")
 
 
 class Record(BaseModel):
@@ -64,6 +76,7 @@ class Record(BaseModel):
     allow_unknown: bool
     registered_at: float
     replaced: int = 0
+    unrunnable: Unrunnable = "drop"
 
     def decision(self) -> str:
         """Why the switch re-classifies after this action, or does not, in one phrase."""
@@ -173,6 +186,7 @@ def _record(
     effects: ProgramEffects,
     pinned: bpffs.Pinned,
     allow_unknown: bool,
+    unrunnable: Unrunnable,
 ) -> Record:
     return Record(
         name=name,
@@ -189,22 +203,31 @@ def _record(
         maps=sorted(pinned.maps),
         allow_unknown=allow_unknown,
         registered_at=time.time(),
+        unrunnable=unrunnable,
     )
 
 
-def _preflight(switch: Switch, name: str) -> None:
+def _preflight(switch: Switch, name: str, unrunnable: str) -> None:
     """What register and replace check before they load anything."""
     check_action_name(name)
+    if unrunnable not in UNRUNNABLE_CHOICES:
+        raise OvsError(f"unrunnable={unrunnable!r}: expected 'drop' or 'pass'")
     bpffs.require_bpffs(switch.pin_root)
     switch.require_running()
 
 
-def _add_args(name: str, pin: Path, effects: ProgramEffects) -> list[str]:
-    """The arguments of bpf/add and bpf/replace: the proof's decision and write set."""
+def _add_args(name: str, pin: Path, effects: ProgramEffects, unrunnable: Unrunnable) -> list[str]:
+    """The arguments of bpf/add and bpf/replace: the proof's decision and write set.
+
+    ``unrunnable=pass`` only when asked: "drop" is the switch's default, and
+    a call without the option works with a switch that predates it.
+    """
     args = [name, str(pin), f"reclassify={'yes' if _reclassify(effects) else 'no'}"]
     fields = _fields(effects)
     if fields:
         args.append("fields=" + ",".join(fields))
+    if unrunnable == "pass":
+        args.append("unrunnable=pass")
     return args
 
 
@@ -216,13 +239,16 @@ def register(
     program: str | None = None,
     allow_unknown: bool = False,
     read_only: bool = False,
+    unrunnable: Unrunnable = "drop",
 ) -> Record:
     """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing.
 
     ``read_only`` refuses, before anything is pinned, an action that is not
     proved read-only (the mirror's promise that it cannot change forwarding).
+    ``unrunnable="pass"`` lets packets the kernel cannot run the program on go
+    on unchanged instead of being dropped.
     """
-    _preflight(switch, name)
+    _preflight(switch, name, unrunnable)
     with switch.lock():
         if name in switch.registered():
             raise OvsError(
@@ -240,9 +266,9 @@ def register(
             added = False
             try:
                 prog_pin = pinned.programs[effects.program]
-                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects))
+                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects, unrunnable))
                 added = True
-                record = _record(name, action, effects, pinned, allow_unknown)
+                record = _record(name, action, effects, pinned, allow_unknown, unrunnable)
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -259,9 +285,14 @@ def replace(
     *,
     program: str | None = None,
     allow_unknown: bool = False,
+    unrunnable: Unrunnable = "drop",
 ) -> Record:
-    """Swap the program registered as ``name`` for ``action``'s, while traffic flows."""
-    _preflight(switch, name)
+    """Swap the program registered as ``name`` for ``action``'s, while traffic flows.
+
+    Like bpf/replace, it states ``unrunnable`` afresh: leaving it out means
+    "drop", whatever the old registration said.
+    """
+    _preflight(switch, name, unrunnable)
     with switch.lock():
         if name not in switch.registered():
             raise OvsError(f"{name} is not registered: `extframe register {name} ACTION` adds it")
@@ -277,7 +308,7 @@ def replace(
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
                     prog_pin = pinned.programs[effects.program]
-                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, effects))
+                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, effects, unrunnable))
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
                     raise
@@ -286,7 +317,7 @@ def replace(
                     os.rename(parked, folder)
                 raise
             shutil.rmtree(parked, ignore_errors=True)
-            record = _record(name, action, effects, pinned, allow_unknown)
+            record = _record(name, action, effects, pinned, allow_unknown, unrunnable)
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1
@@ -333,6 +364,7 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
                 "verdict": record.verdict if record else None,
                 "fields": reg.fields,
                 "reclassify": reg.reclassify,
+                "unrunnable": reg.unrunnable,
                 "source": record.source if record else None,
                 "registered_by_extframe": record is not None,
                 "program_pin": reg.path,
@@ -341,6 +373,7 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
                 "packets": counters.get("packets", 0),
                 "drops": counters.get("drops", 0),
                 "errors": counters.get("errors", 0),
+                "unrunnable_packets": counters.get("unrunnable", 0),
                 "run_time_ns": counters.get("run_time_ns", 0),
                 "replaced": counters.get("replaced", 0),
             }

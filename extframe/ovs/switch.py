@@ -87,13 +87,16 @@ class Registered:
     name: str
     reclassify: bool
     fields: list[str]
+    #: What the switch does with a packet the kernel refuses to run the
+    #: program on: "drop" (and count an error) or "pass" (forward it as it came).
+    unrunnable: str
     path: str
     prog_id: int
 
 
 _LIST_LINE = re.compile(
     r"^(?P<name>\w+): reclassify=(?P<rc>yes|no)(?: fields=(?P<fields>\S+))?"
-    r" path=(?P<path>\S+) prog_id=(?P<id>\d+)$"
+    r"(?: unrunnable=(?P<unrunnable>drop|pass))? path=(?P<path>\S+) prog_id=(?P<id>\d+)$"
 )
 
 
@@ -110,6 +113,7 @@ def parse_bpf_list(text: str) -> dict[str, Registered]:
             name=m["name"],
             reclassify=m["rc"] == "yes",
             fields=m["fields"].split(",") if m["fields"] else [],
+            unrunnable=m["unrunnable"] or "drop",
             path=m["path"],
             prog_id=int(m["id"]),
         )
@@ -117,12 +121,13 @@ def parse_bpf_list(text: str) -> dict[str, Registered]:
 
 
 def parse_bpf_show(text: str) -> dict[str, int]:
-    """The counters of ``bpf/show NAME``: packets, drops, errors, run_time_ns."""
+    """The counters of ``bpf/show NAME``: packets, drops, errors, unrunnable, run_time_ns."""
     out: dict[str, int] = {}
     for key, pattern in (
         ("packets", r"^\s*packets: (\d+)"),
         ("drops", r"^\s*drops: (\d+)"),
         ("errors", r"^\s*errors: (\d+)"),
+        ("unrunnable", r"^\s*unrunnable: (\d+)"),
         ("run_time_ns", r"^\s*run time: (\d+) ns total"),
         ("replaced", r"replaced (\d+) times"),
         ("registration_id", r"registration id: (\d+)"),

@@ -147,6 +147,71 @@ def test_payload_only_writer_is_not_reclassified(switch: DummySwitch, bpffs_root
     assert len(flows) == 1 and "recirc(" not in flows[0], flows
 
 
+def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
+    switch: DummySwitch, bpffs_root: Path
+) -> None:
+    """A runt IPv4 frame, which the kernel refuses to run any program on (EINVAL).
+
+    With --unrunnable pass it goes on byte for byte, as a mirror must let it;
+    with the default it is dropped and counted as an error. Both count it as
+    unrunnable; the program itself never saw it.
+    """
+    switch.add_bridge(ports=3)
+    at = ["--switch", str(switch.run_dir)]
+    counter = str(ACTIONS / "port_counter.c")
+    r = cli("register", "mirror", counter, "--unrunnable", "pass", *at)
+    assert r.returncode == 0, r.stderr
+    assert "unrunnable=pass: packets the kernel cannot run it on go on unchanged\n" in r.stdout
+    assert cli("register", "strict", counter, *at).returncode == 0
+    registered = switch.registered()
+    assert (registered["mirror"].unrunnable, registered["strict"].unrunnable) == ("pass", "drop")
+    switch.ofctl("add-flow", "br0", "in_port=1,actions=bpf(mirror),output:2")
+    switch.ofctl("add-flow", "br0", "in_port=3,actions=bpf(strict),output:2")
+
+    # Ethertype IPv4, 2 bytes of it: shorter than an IPv4 header.
+    runt = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800) / b"\x45\x00")
+    normal = bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=1000, dport=53)
+        / Raw(b"hello")
+    )
+    assert len(runt) == 16
+    switch.send("p1", runt)
+    switch.send("p1", normal)
+    switch.send("p3", runt)
+    switch.settle()
+
+    out = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
+    assert [bytes(p) for p in out] == [runt, normal]  # nothing from p3
+    listed = {a["name"]: a for a in json.loads(cli("list", "--json", *at).stdout)}
+    got = {
+        name: {k: a[k] for k in ("unrunnable", "packets", "errors", "unrunnable_packets")}
+        for name, a in listed.items()
+    }
+    assert got == {
+        "mirror": {"unrunnable": "pass", "packets": 2, "errors": 0, "unrunnable_packets": 1},
+        "strict": {"unrunnable": "drop", "packets": 1, "errors": 1, "unrunnable_packets": 1},
+    }
+    record = read_record(switch, "mirror")
+    assert record is not None and record.unrunnable == "pass"
+    # The program ran on the normal frame only.
+    assert port_packets(port_stats(switch.pin_root / "mirror"), port=1) == 1
+    text = cli("list", *at).stdout
+    assert re.search(r"^mirror .* 1 passed ", text, re.M) and re.search(
+        r"^strict .* 1 dropped ", text, re.M
+    ), text
+
+    # A replace states its own choice: without --unrunnable, runt frames drop again.
+    assert cli("replace", "mirror", counter, *at).returncode == 0
+    assert switch.registered()["mirror"].unrunnable == "drop"
+    switch.settle()
+    switch.send("p1", runt)
+    switch.settle()
+    assert len(rdpcap(str(switch.run_dir / "p2-tx.pcap"))) == 2
+    assert switch.counters("mirror")["errors"] == 1
+
+
 def test_failures_leave_nothing_behind(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.start()
     sw = sandbox.switch
