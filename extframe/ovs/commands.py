@@ -88,6 +88,7 @@ def cmd_register(args: argparse.Namespace) -> Result:
         Path(args.action),
         program=args.program,
         allow_unknown=args.allow_unknown,
+        force_reclassify=args.reclassify == "yes",
     )
     done = "registered" if args.command == "register" else "replaced"
     return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
@@ -263,6 +264,14 @@ def add_parsers(
             "--allow-unknown",
             action="store_true",
             help="register an action whose effects could not be proved, re-classifying after it",
+        )
+        p.add_argument(
+            "--reclassify",
+            choices=("proof", "yes"),
+            default="proof",
+            help="proof (default): as the analysis decides; yes: re-classify even a proven "
+            "read-only action, as a switch without the analysis must (for benchmarks and "
+            "comparisons). Nothing forces no",
         )
         p.add_argument("--switch", help=SWITCH_HELP)
         common(p, type_opt=False)

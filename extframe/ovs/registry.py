@@ -17,6 +17,11 @@ The re-classification comes from the analysis (``flow_key_affected``):
 - ``unknown``: refused, unless ``allow_unknown``, which registers it as
   re-classifying and writing everything (``fields=unknown``).
 
+``force_reclassify`` registers an action as re-classifying whatever its
+proof says: what a switch without the analysis must do, for benchmarks and
+comparisons (``extframe register --reclassify yes``). It can only make the
+decision more conservative; nothing forces ``reclassify=no``.
+
 ``replace`` swaps the program under the same name (the datapath swaps it
 under RCU: no packet sees a freed program). Its maps are new: the old
 program's state is not carried over. ``unregister`` refuses while OpenFlow
@@ -64,9 +69,12 @@ class Record(BaseModel):
     allow_unknown: bool
     registered_at: float
     replaced: int = 0
+    reclassify_forced: bool = False
 
     def decision(self) -> str:
         """Why the switch re-classifies after this action, or does not, in one phrase."""
+        if self.reclassify_forced and not _proof_reclassifies(self.verdict, self.flow_key_affected):
+            return "re-classify (forced with --reclassify yes; the proof does not need it)"
         if self.verdict == "unknown":
             return "re-classify (unknown: treated as writing everything)"
         if self.verdict == "read_only":
@@ -151,9 +159,14 @@ def _prove(
     return loaded, effects
 
 
-def _reclassify(effects: ProgramEffects) -> bool:
+def _proof_reclassifies(verdict: str, flow_key_affected: bool) -> bool:
     """The proof's decision: re-classify unless the flow key is proven untouched."""
-    return effects.flow_key_affected or effects.verdict == "unknown"
+    return flow_key_affected or verdict == "unknown"
+
+
+def _reclassify(effects: ProgramEffects, force: bool = False) -> bool:
+    """The proof's decision, or yes when forced; never no against the proof."""
+    return force or _proof_reclassifies(effects.verdict, effects.flow_key_affected)
 
 
 def _record(
@@ -162,6 +175,7 @@ def _record(
     effects: ProgramEffects,
     pinned: bpffs.Pinned,
     allow_unknown: bool,
+    force_reclassify: bool,
 ) -> Record:
     return Record(
         name=name,
@@ -169,7 +183,8 @@ def _record(
         program=effects.program,
         verdict=effects.verdict,
         flow_key_affected=effects.flow_key_affected,
-        reclassify=_reclassify(effects),
+        reclassify=_reclassify(effects, force_reclassify),
+        reclassify_forced=force_reclassify,
         fields=_fields(effects),
         reasons=effects.reasons,
         writes=_writes(effects),
@@ -188,9 +203,12 @@ def _preflight(switch: Switch, name: str) -> None:
     switch.require_running()
 
 
-def _add_args(name: str, pin: Path, effects: ProgramEffects) -> list[str]:
+def _add_args(
+    name: str, pin: Path, effects: ProgramEffects, force_reclassify: bool = False
+) -> list[str]:
     """The arguments of bpf/add and bpf/replace: the proof's decision and write set."""
-    args = [name, str(pin), f"reclassify={'yes' if _reclassify(effects) else 'no'}"]
+    rc = _reclassify(effects, force_reclassify)
+    args = [name, str(pin), f"reclassify={'yes' if rc else 'no'}"]
     fields = _fields(effects)
     if fields:
         args.append("fields=" + ",".join(fields))
@@ -204,6 +222,7 @@ def register(
     *,
     program: str | None = None,
     allow_unknown: bool = False,
+    force_reclassify: bool = False,
 ) -> Record:
     """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing."""
     _preflight(switch, name)
@@ -220,9 +239,9 @@ def register(
             added = False
             try:
                 prog_pin = pinned.programs[effects.program]
-                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects))
+                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects, force_reclassify))
                 added = True
-                record = _record(name, action, effects, pinned, allow_unknown)
+                record = _record(name, action, effects, pinned, allow_unknown, force_reclassify)
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -239,6 +258,7 @@ def replace(
     *,
     program: str | None = None,
     allow_unknown: bool = False,
+    force_reclassify: bool = False,
 ) -> Record:
     """Swap the program registered as ``name`` for ``action``'s, while traffic flows."""
     _preflight(switch, name)
@@ -257,7 +277,9 @@ def replace(
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
                     prog_pin = pinned.programs[effects.program]
-                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, effects))
+                    switch.appctl(
+                        "bpf/replace", *_add_args(name, prog_pin, effects, force_reclassify)
+                    )
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
                     raise
@@ -266,7 +288,7 @@ def replace(
                     os.rename(parked, folder)
                 raise
             shutil.rmtree(parked, ignore_errors=True)
-            record = _record(name, action, effects, pinned, allow_unknown)
+            record = _record(name, action, effects, pinned, allow_unknown, force_reclassify)
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1
