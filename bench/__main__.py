@@ -29,7 +29,11 @@ def main(argv: list[str]) -> int:
     )
     p.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
     p.add_argument("--rounds", type=int, help="alternating rounds (each part has its default)")
-    p.add_argument("--seconds", type=float, help="datapath: sending time per round (default 3)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help=f"datapath: sending time per round (default {datapath.SECONDS:g})",
+    )
     p.add_argument(
         "--max-insns", type=int, help="scaling: the largest generated program (default 100000)"
     )

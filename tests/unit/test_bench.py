@@ -113,7 +113,10 @@ def test_the_table_has_the_four_configurations_and_the_ratios() -> None:
     assert "| (c)/(b): forced re-classification against the proof | 2.00x | 1.00x |" in text
     assert "| (b)/(a): a read-only action against none | 1.00x | 1.00x |" in text
     assert "| (b) | port_counter | 25 | 1200 | 0 | 0 |" in text
-    assert "| (a) | stock, no action | 50.0 | 150.0 | 3000 | 6000 | 1 | 0.00 | 1.00 |" in text
+    assert (
+        "| (a) | stock, no action | 50.0 | 150.0 | 3000 | 3000–3000 | 6000 | 1 | 0.00 | 1.00 |"
+        in text
+    )
 
 
 def test_a_configuration_never_measured_is_an_error() -> None:
