@@ -1,21 +1,58 @@
-"""``python -m bench [NAME]``: run the benchmarks and print their tables."""
+"""``python -m bench [PART ...]``: run the benchmarks, print their tables, write bench/results/."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 
-from bench import analysis, testrun
+from bench import analysis, datapath, scaling, testrun
+from bench.common import MeasurementError, RunOptions, results_dir
+from extframe.errors import ExtframeError
 
-BENCHMARKS = {"testrun": testrun.main, "analysis": analysis.main}
+PARTS: dict[str, tuple[Callable[[RunOptions], int], str]] = {
+    "testrun": (testrun.main, "an action's own run time against one BPF_PROG_TEST_RUN call"),
+    "analysis": (analysis.main, "extframe check's analysis time against the kernel's verification"),
+    "scaling": (scaling.main, "analysis and verification time on generated programs, with a plot"),
+    "datapath": (datapath.main, "the patched OVS datapath: (a) stock, (b) read-only action, "
+                 "(c) forced re-classification, (d) writer"),
+}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Benchmarks measured side by side in one run; tables and plots go to "
+        "bench/results/ ($EXTFRAME_BENCH_RESULTS). Parts (all by default):\n"
+        + "\n".join(f"  {name:<9} {what}" for name, (_, what) in PARTS.items()),
+    )
+    p.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
+    p.add_argument("--rounds", type=int, help="alternating rounds (each part has its default)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help=f"datapath: sending time per round (default {datapath.SECONDS:g})",
+    )
+    p.add_argument(
+        "--max-insns", type=int, help="scaling: the largest generated program (default 100000)"
+    )
+    args = p.parse_args(argv)
+    unknown = [n for n in args.parts if n not in PARTS]
     if unknown:
-        print(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-        return 2
-    return max(BENCHMARKS[n]() for n in names)
+        p.error(f"unknown part {', '.join(unknown)}; known: {', '.join(PARTS)}")
+    options = RunOptions(rounds=args.rounds, seconds=args.seconds, max_insns=args.max_insns)
+    rc = 0
+    for name in args.parts or list(PARTS):
+        print(f"## {name}\n", flush=True)
+        try:
+            rc = max(rc, PARTS[name][0](options))
+        except (MeasurementError, ExtframeError) as e:
+            print(f"bench: {name}: {e}", file=sys.stderr)
+            return 1
+        print(flush=True)
+    print(f"results in {results_dir()}")
+    return rc
 
 
 raise SystemExit(main(sys.argv[1:]))

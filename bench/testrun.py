@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import RunOptions, publish
 from extframe.build import build
 from extframe.loader import LoadOptions, load_object
 from extframe.packet import from_expression
@@ -35,8 +36,8 @@ CALLS = 2000
 ROUNDS = 5
 
 
-def measure(obj_path: Path) -> tuple[float, float]:
-    """Median prog_ns and call_ns over ``ROUNDS`` alternating rounds."""
+def measure(obj_path: Path, rounds: int = ROUNDS) -> tuple[float, float]:
+    """Median prog_ns and call_ns over ``rounds`` alternating rounds."""
     packet = from_expression(PACKET)
     assert len(packet) == 64, len(packet)
     prog_ns: list[float] = []
@@ -45,7 +46,7 @@ def measure(obj_path: Path) -> tuple[float, float]:
         prog = obj.program()
         inp = RunInput(packet=packet, in_port=1)
         run(prog, inp)  # warm caches and maps
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             prog_ns.append(run(prog, RunInput(packet=packet, in_port=1, repeat=REPEAT)).duration_ns)
             start = time.perf_counter_ns()
             for _ in range(CALLS):
@@ -54,20 +55,24 @@ def measure(obj_path: Path) -> tuple[float, float]:
     return statistics.median(prog_ns), statistics.median(call_ns)
 
 
-def main() -> int:
+def main(options: RunOptions) -> int:
+    rounds = options.rounds or ROUNDS
     sources = sorted(ACTIONS.glob("*.c"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for src in sources:
             obj = build(src, Path(tmp) / f"{src.stem}.o")
-            prog_ns, call_ns = measure(obj)
+            prog_ns, call_ns = measure(obj, rounds)
             if prog_ns <= 0:
                 raise SystemExit(f"{src.stem}: the kernel reported no run time; nothing measured")
             rows.append((src.stem, prog_ns, call_ns, call_ns / prog_ns))
-    print(f"BPF_PROG_TEST_RUN cost, 64-byte UDP packet, median of {ROUNDS} alternating rounds")
-    print()
-    print("| action | prog_ns (in kernel) | call_ns (one call from Python) | call / prog |")
-    print("|---|---:|---:|---:|")
+    lines = [
+        f"BPF_PROG_TEST_RUN cost, 64-byte UDP packet, median of {rounds} alternating rounds",
+        "",
+        "| action | prog_ns (in kernel) | call_ns (one call from Python) | call / prog |",
+        "|---|---:|---:|---:|",
+    ]
     for name, prog_ns, call_ns, ratio in rows:
-        print(f"| {name} | {prog_ns:.0f} | {call_ns:.0f} | {ratio:.1f}x |")
+        lines.append(f"| {name} | {prog_ns:.0f} | {call_ns:.0f} | {ratio:.1f}x |")
+    publish("testrun", lines)
     return 0

@@ -89,6 +89,7 @@ def cmd_register(args: argparse.Namespace) -> Result:
         program=args.program,
         allow_unknown=args.allow_unknown,
         unrunnable=args.unrunnable,
+        force_reclassify=args.reclassify == "yes",
     )
     done = "registered" if args.command == "register" else "replaced"
     return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
@@ -293,6 +294,14 @@ def add_parsers(
             "Use pass for read-only observers such as mirrors and counters, where skipping the "
             "program is harmless and dropping would change forwarding. Each "
             f"{verb} states its own (default drop)",
+        )
+        p.add_argument(
+            "--reclassify",
+            choices=("proof", "yes"),
+            default="proof",
+            help="proof (default): as the analysis decides; yes: re-classify even a proven "
+            "read-only action, as a switch without the analysis must (for benchmarks and "
+            "comparisons). Nothing forces no",
         )
         p.add_argument("--switch", help=SWITCH_HELP)
         common(p, type_opt=False)

@@ -25,6 +25,11 @@ as it came. ``"pass"`` is for observers whose skipping is harmless (mirrors,
 counters); it is the operator's choice, stated on every register and
 replace, not the proof's.
 
+``force_reclassify`` registers an action as re-classifying whatever its
+proof says: what a switch without the analysis must do, for benchmarks and
+comparisons (``extframe register --reclassify yes``). It can only make the
+decision more conservative; nothing forces ``reclassify=no``.
+
 ``replace`` swaps the program under the same name (the datapath swaps it
 under RCU: no packet sees a freed program). Its maps are new: the old
 program's state is not carried over. ``unregister`` refuses while OpenFlow
@@ -77,9 +82,12 @@ class Record(BaseModel):
     registered_at: float
     replaced: int = 0
     unrunnable: Unrunnable = "drop"
+    reclassify_forced: bool = False
 
     def decision(self) -> str:
         """Why the switch re-classifies after this action, or does not, in one phrase."""
+        if self.reclassify_forced and not _proof_reclassifies(self.verdict, self.flow_key_affected):
+            return "re-classify (forced with --reclassify yes; the proof does not need it)"
         if self.verdict == "unknown":
             return "re-classify (unknown: treated as writing everything)"
         if self.verdict == "read_only":
@@ -175,9 +183,14 @@ def _prove(
     return loaded, effects
 
 
-def _reclassify(effects: ProgramEffects) -> bool:
+def _proof_reclassifies(verdict: str, flow_key_affected: bool) -> bool:
     """The proof's decision: re-classify unless the flow key is proven untouched."""
-    return effects.flow_key_affected or effects.verdict == "unknown"
+    return flow_key_affected or verdict == "unknown"
+
+
+def _reclassify(effects: ProgramEffects, force: bool = False) -> bool:
+    """The proof's decision, or yes when forced; never no against the proof."""
+    return force or _proof_reclassifies(effects.verdict, effects.flow_key_affected)
 
 
 def _record(
@@ -187,6 +200,7 @@ def _record(
     pinned: bpffs.Pinned,
     allow_unknown: bool,
     unrunnable: Unrunnable,
+    force_reclassify: bool,
 ) -> Record:
     return Record(
         name=name,
@@ -194,7 +208,8 @@ def _record(
         program=effects.program,
         verdict=effects.verdict,
         flow_key_affected=effects.flow_key_affected,
-        reclassify=_reclassify(effects),
+        reclassify=_reclassify(effects, force_reclassify),
+        reclassify_forced=force_reclassify,
         fields=_fields(effects),
         reasons=effects.reasons,
         writes=_writes(effects),
@@ -216,13 +231,20 @@ def _preflight(switch: Switch, name: str, unrunnable: str) -> None:
     switch.require_running()
 
 
-def _add_args(name: str, pin: Path, effects: ProgramEffects, unrunnable: Unrunnable) -> list[str]:
+def _add_args(
+    name: str,
+    pin: Path,
+    effects: ProgramEffects,
+    unrunnable: Unrunnable = "drop",
+    force_reclassify: bool = False,
+) -> list[str]:
     """The arguments of bpf/add and bpf/replace: the proof's decision and write set.
 
     ``unrunnable=pass`` only when asked: "drop" is the switch's default, and
     a call without the option works with a switch that predates it.
     """
-    args = [name, str(pin), f"reclassify={'yes' if _reclassify(effects) else 'no'}"]
+    rc = _reclassify(effects, force_reclassify)
+    args = [name, str(pin), f"reclassify={'yes' if rc else 'no'}"]
     fields = _fields(effects)
     if fields:
         args.append("fields=" + ",".join(fields))
@@ -240,6 +262,7 @@ def register(
     allow_unknown: bool = False,
     read_only: bool = False,
     unrunnable: Unrunnable = "drop",
+    force_reclassify: bool = False,
 ) -> Record:
     """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing.
 
@@ -266,9 +289,13 @@ def register(
             added = False
             try:
                 prog_pin = pinned.programs[effects.program]
-                switch.appctl("bpf/add", *_add_args(name, prog_pin, effects, unrunnable))
+                switch.appctl(
+                    "bpf/add", *_add_args(name, prog_pin, effects, unrunnable, force_reclassify)
+                )
                 added = True
-                record = _record(name, action, effects, pinned, allow_unknown, unrunnable)
+                record = _record(
+                    name, action, effects, pinned, allow_unknown, unrunnable, force_reclassify
+                )
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -286,6 +313,7 @@ def replace(
     program: str | None = None,
     allow_unknown: bool = False,
     unrunnable: Unrunnable = "drop",
+    force_reclassify: bool = False,
 ) -> Record:
     """Swap the program registered as ``name`` for ``action``'s, while traffic flows.
 
@@ -308,7 +336,10 @@ def replace(
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
                     prog_pin = pinned.programs[effects.program]
-                    switch.appctl("bpf/replace", *_add_args(name, prog_pin, effects, unrunnable))
+                    switch.appctl(
+                        "bpf/replace",
+                        *_add_args(name, prog_pin, effects, unrunnable, force_reclassify),
+                    )
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
                     raise
@@ -317,7 +348,9 @@ def replace(
                     os.rename(parked, folder)
                 raise
             shutil.rmtree(parked, ignore_errors=True)
-            record = _record(name, action, effects, pinned, allow_unknown, unrunnable)
+            record = _record(
+                name, action, effects, pinned, allow_unknown, unrunnable, force_reclassify
+            )
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1

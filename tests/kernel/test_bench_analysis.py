@@ -44,4 +44,5 @@ def test_the_dispatcher_knows_it() -> None:
         timeout=60,
     )
     assert out.returncode == 2
-    assert "analysis" in out.stdout.split("known: ")[1].strip().split(", ")
+    known = out.stderr.split("known: ")[1].strip().split(", ")
+    assert {"testrun", "analysis", "scaling", "datapath"} <= set(known)

@@ -212,6 +212,34 @@ def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
     assert switch.counters("mirror")["errors"] == 1
 
 
+def test_reclassify_yes_forces_recirculation_of_a_read_only_action(
+    switch: DummySwitch, bpffs_root: Path
+) -> None:
+    """--reclassify yes (for benchmarks) makes the decision more conservative, never less."""
+    switch.add_bridge(ports=2)
+    at = ["--switch", str(switch.run_dir)]
+    r = cli("register", "count", str(ACTIONS / "port_counter.c"), "--reclassify", "yes", *at)
+    assert r.returncode == 0, r.stderr
+    assert "verdict read_only" in r.stdout
+    assert "forced with --reclassify yes" in r.stdout and "reclassify=yes" in r.stdout
+    assert switch.registered()["count"].reclassify
+    record = read_record(switch, "count")
+    assert record is not None and record.reclassify and record.reclassify_forced
+    switch.ofctl("add-flow", "br0", "table=0,in_port=1,ip,actions=bpf(count),output:2")
+    frame = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 20)
+    switch.send("p1", bytes(frame))
+    switch.settle()
+    flows = [ln for ln in switch.appctl("dpctl/dump-flows").splitlines() if "bpf(" in ln]
+    assert len(flows) == 1 and "recirc(" in flows[0], flows
+    # Replacing without the override goes back to the proof's decision.
+    r = cli("replace", "count", str(ACTIONS / "port_counter.c"), *at)
+    assert r.returncode == 0, r.stderr
+    assert not switch.registered()["count"].reclassify
+    # There is no way to force no.
+    r = cli("replace", "count", str(ACTIONS / "dec_ttl.c"), "--reclassify", "no", *at)
+    assert r.returncode == 2 and "invalid choice: 'no'" in r.stderr
+
+
 def test_failures_leave_nothing_behind(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.start()
     sw = sandbox.switch
