@@ -20,19 +20,25 @@ Per round: delivered packets per second (h2's ``eth0`` receive counter over
 the sending time), the datapath's own packet and recirculation counters
 (``dpif-netdev/pmd-stats-show``), the CPU time ovs-vswitchd spent per
 datapath packet, the datapath flows at the end of the round and the
-action's ``bpf/show`` counters. Why CPU time and not PMD cycles: veth ports
-are ``system`` netdevs, which are not PMD netdevs (``is_pmd = false`` in
-lib/netdev-linux.c), so the main thread polls them in ``dpif_netdev_run()``;
-``pmd-perf-show`` prints nothing for the main thread
-(``pmd_info_show_perf()`` skips ``NON_PMD_CORE_ID``) and ``pmd-stats-show``
-shows its packets and recirculations but no cycles, because the cycle
-counters (``PMD_CYCLES_ITER_BUSY``/``IDLE``) are only added by
-``pmd_perf_end_iteration()`` in ``pmd_thread_main()``. The one Linux netdev
-that is a PMD netdev, ``afxdp``, is not in this build (no libxdp), and this
-VM has no hardware cycle counter (``perf stat -e cycles``: not supported).
-So the cost is ovs-vswitchd's CPU time from the kernel's process CPU clock
-(``CPUCLOCK_SCHED``, nanoseconds), per packet the datapath received; it is
-also shown as cycles at the CPU's nominal clock from /proc/cpuinfo.
+action's ``bpf/show`` counters. veth ports are ``system`` netdevs, not PMD
+netdevs (``is_pmd = false`` in lib/netdev-linux.c): the main thread polls
+them in ``dpif_netdev_run()``, and the PMD cycle counters
+(``PMD_CYCLES_ITER_BUSY``/``IDLE``, added by ``pmd_perf_end_iteration()`` in
+``pmd_thread_main()``) never see them; so this setup measures
+ovs-vswitchd's CPU time from the kernel's process CPU clock
+(``CPUCLOCK_SCHED``, nanoseconds) per packet.
+
+The PMD cycles come from a second patched switch (``PmdBench``) whose two
+ports are netdev-dummy's ``dummy-pmd`` class (``is_pmd = true``), polled by
+one PMD thread pinned to the last core. After each configuration's veth
+round, the same pipeline runs there on ``PMD_PACKETS`` frames identical to
+trafgen's, given to ``netdev-dummy/receive`` 100 a call (the most its
+receive queue holds). The PMD thread counts its own cycles with ``rdtsc``
+(``cycles_counter_update()`` in lib/dpif-netdev-perf.h; the CPU has
+``constant_tsc`` and ``nonstop_tsc``): ``pmd-stats-show``'s ``processing
+cycles`` per packet received, and the median of ``pmd-perf-show``'s
+cycles/pkt histogram (``pmd-perf-metrics=true``), a typical packet. They
+are shown as ns at the nominal clock of /proc/cpuinfo.
 
 Every round checks that it measured what it meant to (see ``check_round``)
 and the benchmark stops with a one-line error otherwise.
@@ -41,10 +47,14 @@ and the benchmark stops with a one-line error otherwise.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import tempfile
 import time
@@ -65,6 +75,15 @@ ROUNDS = 7
 SECONDS = 2.0
 FLOWS = 64  # UDP source ports 1000..1063
 FRAME_SIZE = 64  # bytes from the Ethernet header, as bench/testrun.py; no FCS on veth
+#: The PMD part: packets injected per round and per ``netdev-dummy/receive`` call.
+#: netdev-dummy queues at most 100 packets per receive queue
+#: (``NETDEV_DUMMY_MAX_QUEUE``) and silently frees the rest, so a call carries 100
+#: and the next one waits until the PMD thread has taken them.
+PMD_PACKETS = 50_000
+PMD_BATCH = 100
+#: While the veth rounds run, the idle PMD thread sleeps (``pmd-maxsleep``, µs)
+#: instead of spinning on the core that trafgen and the other switch share.
+PMD_IDLE_SLEEP_US = 10_000
 #: No host owns this MAC: h2's interface counts the frames and drops them before
 #: IP, so h2 sends nothing back (no ICMP port unreachable) into the pipeline.
 SINK_MAC = "02:00:00:00:00:fe"
@@ -120,6 +139,29 @@ def trafgen_config(src: Host, dst: Host) -> str:
 
 
 @dataclass
+class PmdSample:
+    """What one round of one configuration measured on the dummy-pmd switch."""
+
+    sent: int  # packets given to netdev-dummy/receive
+    pmd_packets: int  # packets the PMD thread received (pmd-stats-show)
+    main_packets: int  # packets the main thread received: must be none
+    recirculations: int  # the PMD thread's
+    busy_cycles: int  # the PMD thread's processing cycles (iterations that received packets)
+    median_cycles: float  # a typical packet: the median of pmd-perf-show's cycles/pkt histogram
+    histogram_packets: int  # the packets in that histogram
+    action_packets: dict[str, int] = field(default_factory=dict)
+    action_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def cycles_per_packet(self) -> float:
+        return self.busy_cycles / self.pmd_packets
+
+    @property
+    def passes_per_packet(self) -> float:
+        return 1 + self.recirculations / self.pmd_packets
+
+
+@dataclass
 class Sample:
     """What one round of one configuration measured (deltas over the round)."""
 
@@ -134,6 +176,7 @@ class Sample:
     action_packets: dict[str, int] = field(default_factory=dict)
     action_errors: dict[str, int] = field(default_factory=dict)
     action_run_ns: dict[str, int] = field(default_factory=dict)
+    pmd: PmdSample | None = None  # the same configuration's round on the dummy-pmd switch
 
     @property
     def pps(self) -> float:
@@ -220,6 +263,46 @@ def check_round(config: Config, s: Sample) -> None:
             raise MeasurementError(f"{where}: {name}, not in this pipeline, ran {moved} times")
 
 
+def check_pmd_round(config: Config, s: PmdSample) -> None:
+    """Raise ``MeasurementError`` unless the PMD round measured what ``config`` means."""
+    where = f"config ({config.key}) {config.label}, PMD switch"
+    if s.main_packets:
+        raise MeasurementError(
+            f"{where}: the main thread received {s.main_packets} packets: dummy-pmd ports "
+            "must be polled by a PMD thread only"
+        )
+    if s.pmd_packets != s.sent:
+        raise MeasurementError(
+            f"{where}: {s.sent} packets sent but the PMD thread received {s.pmd_packets} "
+            "(netdev-dummy drops what does not fit its 100-packet queue)"
+        )
+    if s.busy_cycles <= 0 or s.median_cycles <= 0:
+        raise MeasurementError(f"{where}: no PMD cycles counted for {s.pmd_packets} packets")
+    if s.histogram_packets != s.pmd_packets:
+        raise MeasurementError(
+            f"{where}: pmd-perf-show's cycles/pkt histogram holds {s.histogram_packets} "
+            f"iterations for {s.pmd_packets} packets: is pmd-perf-metrics on, one packet each?"
+        )
+    expected = 2 if config.reclassified else 1
+    if abs(s.passes_per_packet - expected) > 0.01:
+        raise MeasurementError(
+            f"{where}: {s.passes_per_packet:.3f} datapath passes per packet, expected {expected}"
+        )
+    for name in REGISTRATIONS:
+        moved = s.action_packets.get(name, 0)
+        if name == config.action:
+            if moved != s.pmd_packets:
+                raise MeasurementError(
+                    f"{where}: bpf/show {name} counted {moved} packets, the PMD {s.pmd_packets}"
+                )
+            if s.action_errors.get(name, 0):
+                raise MeasurementError(
+                    f"{where}: {name} dropped or failed {s.action_errors[name]} packets"
+                )
+        elif moved:
+            raise MeasurementError(f"{where}: {name}, not in this pipeline, ran {moved} times")
+
+
 # ---------------------------------------------------------------- measuring
 
 
@@ -244,6 +327,122 @@ def pmd_stats(text: str) -> tuple[int, int]:
     received = sum(int(n) for n in re.findall(r"packets received: (\d+)", text))
     recirc = sum(int(n) for n in re.findall(r"packet recirculations: (\d+)", text))
     return received, recirc
+
+
+def pmd_threads(text: str) -> dict[str, dict[str, int]]:
+    """The integer counters of each thread of ``pmd-stats-show``, by the thread's title.
+
+    ``{"main thread": {"packets received": 0, ...}, "pmd thread numa_id 0 core_id 1":
+    {"packets received": 50000, "processing cycles": 117312345, ...}}``
+    """
+    threads: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in text.splitlines():
+        if line and not line[0].isspace() and line.rstrip().endswith(":"):
+            current = threads.setdefault(line.rstrip()[:-1], {})
+        elif current is not None and (m := re.match(r"\s+([a-z. ]+): (\d+)(?: \(|$)", line)):
+            current[m[1]] = int(m[2])
+    return threads
+
+
+def cycles_histogram(text: str) -> list[tuple[float, int]]:
+    """pmd-perf-show's ``cycles/pkt`` histogram: (upper bound, iterations) per bin.
+
+    The third pair of columns under ``Histograms``; each bin holds the
+    iterations whose cycles per received packet were above the previous bound
+    and at most its own; the last bin (``>``) has no bound (``inf``).
+    """
+    lines = text.splitlines()
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == "Histograms")
+    except StopIteration:
+        raise MeasurementError("pmd-perf-show has no histograms: pmd-perf-metrics is off") from None
+    header = lines[start + 1].split()
+    if header[:3] != ["cycles/it", "packets/it", "cycles/pkt"]:
+        raise MeasurementError(f"pmd-perf-show: unexpected histogram header {lines[start + 1]!r}")
+    out = []
+    for line in lines[start + 2 :]:
+        cells = line.split()
+        if len(cells) < 6 or line.startswith("-"):
+            break
+        bound = float("inf") if cells[4] == ">" else float(cells[4])
+        out.append((bound, int(cells[5])))
+    if not out or out[-1][0] != float("inf"):
+        raise MeasurementError("pmd-perf-show: the cycles/pkt histogram is cut short")
+    return out
+
+
+def histogram_median(bins: list[tuple[float, int]]) -> float:
+    """The median of a histogram, linearly interpolated inside its bin."""
+    total = sum(n for _, n in bins)
+    if total == 0:
+        raise MeasurementError("an empty histogram has no median")
+    half, seen, low = total / 2, 0, 0.0
+    for bound, n in bins:
+        if n and seen + n >= half:
+            if bound == float("inf"):
+                raise MeasurementError(f"the median is beyond the histogram's last bound {low:g}")
+            return low + (bound - low) * (half - seen) / n
+        seen += n
+        low = bound
+    raise AssertionError("unreachable")
+
+
+def pmd_passes(text: str) -> float | None:
+    """pmd-perf-show's ``Datapath passes: N (P passes/pkt)``: P, for the check."""
+    m = re.search(r"Datapath passes:\s+\d+\s+\(([\d.]+) passes/pkt\)", text)
+    return float(m[1]) if m else None
+
+
+def ipv4_udp_frame(sport: int) -> bytes:
+    """The frame trafgen sends (``trafgen_config``), 64 bytes, from UDP port ``sport``."""
+    fill = FRAME_SIZE - 14 - 20 - 8
+    eth = bytes.fromhex(SINK_MAC.replace(":", "") + "020000000001") + b"\x08\x00"
+    ip = bytearray(
+        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + fill, 0, 0, 64, 17, 0,
+                    bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    )  # fmt: skip
+    total = sum(struct.unpack("!10H", ip))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    ip[10:12] = struct.pack("!H", ~total & 0xFFFF)
+    return eth + bytes(ip) + struct.pack("!HHHH", sport, 9000, 8 + fill, 0) + b"\x41" * fill
+
+
+class Unixctl:
+    """A connection to a daemon's unixctl socket: JSON-RPC, as ovs-appctl speaks it.
+
+    One connection for thousands of ``netdev-dummy/receive`` calls: starting
+    ovs-appctl for each would make the injection, not the PMD, the bottleneck.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(str(path))
+        self.buffer = ""
+        self.decoder = json.JSONDecoder()
+        self.next_id = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def call(self, method: str, *params: str) -> str:
+        self.next_id += 1
+        request = {"method": method, "params": list(params), "id": self.next_id}
+        self.sock.sendall(json.dumps(request).encode())
+        while True:
+            with contextlib.suppress(ValueError):
+                reply, end = self.decoder.raw_decode(self.buffer)
+                self.buffer = self.buffer[end:].lstrip()
+                break
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise MeasurementError(f"ovs-vswitchd closed its unixctl socket during {method}")
+            self.buffer += chunk.decode()
+        if reply.get("error") is not None:
+            raise MeasurementError(f"{method}: {str(reply['error']).strip()}")
+        return str(reply.get("result") or "")
 
 
 def dp_flows(sw: Switch) -> list[str]:
@@ -359,6 +558,158 @@ class Bench:
         return sample
 
 
+class PmdBench:
+    """A second patched switch whose two ports are ``dummy-pmd``: a PMD thread polls them.
+
+    Packets go in with ``netdev-dummy/receive`` (hex frames, ``PMD_BATCH`` a
+    call), so the PMD thread's own cycle counters (TSC) measure the pipeline.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.sw = Switch(run_dir)
+        self.ctl: Unixctl | None = None
+        self.core = max(0, (os.cpu_count() or 1) - 1)
+        frames = [ipv4_udp_frame(1000 + i % FLOWS).hex() for i in range(FLOWS + PMD_BATCH)]
+        # Batch k starts at flow (k * PMD_BATCH) % FLOWS, so every flow gets its share.
+        self.batches = [frames[i : i + PMD_BATCH] for i in range(FLOWS)]
+
+    def start(self) -> None:
+        sw = self.sw
+        # =override: br0's internal port is a dummy too (no tap on the host);
+        # --disable-system: no kernel datapath. dummy-pmd is there either way.
+        sw.start("--enable-dummy=override", "--disable-system")
+        sw.vsctl(
+            "set", "Open_vSwitch", ".",
+            f"other_config:pmd-cpu-mask={1 << self.core:#x}",
+            "other_config:pmd-perf-metrics=true",  # the cycles/pkt histogram, passes/pkt
+            f"other_config:pmd-maxsleep={PMD_IDLE_SLEEP_US}",
+        )  # fmt: skip
+        cmd = ["add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
+               "fail-mode=secure"]  # fmt: skip
+        for n in (1, 2):
+            cmd += ["--", "add-port", "br0", f"p{n}", "--", "set", "interface", f"p{n}",
+                    "type=dummy-pmd", f"ofport_request={n}"]  # fmt: skip
+        sw.vsctl(*cmd)
+        for name, (source, forced) in REGISTRATIONS.items():
+            registry.register(sw, name, source, force_reclassify=forced)
+        pid = sw.pid("ovs-vswitchd")
+        if pid is None:
+            raise MeasurementError("the PMD switch's ovs-vswitchd is not running")
+        self.ctl = Unixctl(sw.run_dir / f"ovs-vswitchd.{pid}.ctl")
+        threads = pmd_threads(self.ctl.call("dpif-netdev/pmd-stats-show"))
+        if not any(t.startswith("pmd thread") for t in threads):
+            raise MeasurementError(f"the PMD switch runs no PMD thread: {sorted(threads)}")
+
+    def stop(self) -> list[str]:
+        """Stop the switch and remove its pins; what is left (nothing, normally)."""
+        if self.ctl is not None:
+            self.ctl.close()
+        self.sw.stop()
+        shutil.rmtree(self.sw.pin_root, ignore_errors=True)
+        left = [d for d in ("ovs-vswitchd", "ovsdb-server") if self.sw.pid(d) is not None]
+        return left + ([str(self.sw.pin_root)] if self.sw.pin_root.exists() else [])
+
+    def _pmd_received(self, ctl: Unixctl) -> int:
+        text = ctl.call("dpif-netdev/pmd-stats-show", "-pmd", str(self.core))
+        return sum(int(n) for n in re.findall(r"packets received: (\d+)", text))
+
+    def clear(self, ctl: Unixctl) -> None:
+        """``pmd-stats-clear``, and wait until the PMD thread did it.
+
+        The PMD thread holds its stats mutex while it polls, so the command
+        only asks, and the thread clears at its next iteration: after a
+        sleep (``pmd-maxsleep``) that can be milliseconds later.
+        """
+        ctl.call("dpif-netdev/pmd-stats-clear")
+        deadline = time.monotonic() + 10
+        while (got := self._pmd_received(ctl)) != 0:
+            if time.monotonic() > deadline:
+                raise MeasurementError(f"pmd-stats-clear: the PMD still counts {got} packets")
+            time.sleep(0.001)
+
+    def _inject(self, ctl: Unixctl, packets: int) -> None:
+        """Send ``packets`` frames, each batch once the PMD thread took the previous one."""
+        sent = self._pmd_received(ctl)
+        goal = sent + packets
+        batch = 0
+        while sent < goal:
+            frames = self.batches[batch % FLOWS][: goal - sent]
+            ctl.call("netdev-dummy/receive", "p1", *frames)
+            sent += len(frames)
+            batch += 1
+            deadline = time.monotonic() + 10
+            while (got := self._pmd_received(ctl)) < sent:
+                if time.monotonic() > deadline:
+                    raise MeasurementError(
+                        f"the PMD thread received {got} of {sent} packets and no more: "
+                        "netdev-dummy dropped some"
+                    )
+                time.sleep(0.0002)
+
+    def round(self, config: Config, packets: int) -> PmdSample:
+        """One measurement of ``config`` on the PMD switch, checked."""
+        sw, ctl = self.sw, self.ctl
+        assert ctl is not None, "start() first"
+        table = sw.run_dir / "flows.txt"
+        table.write_text("\n".join(flows(config)) + "\n")
+        sw.ofctl("replace-flows", "br0", str(table))
+        sw.appctl("dpctl/del-flows")
+        sw.vsctl("set", "Open_vSwitch", ".", "other_config:pmd-maxsleep=0")
+        try:
+            self._inject(ctl, FLOWS)  # the megaflows, before the counters start
+            time.sleep(0.1)
+            before = {n: sw.counters(n) for n in REGISTRATIONS}
+            self.clear(ctl)
+            self._inject(ctl, packets)
+            stats = pmd_threads(ctl.call("dpif-netdev/pmd-stats-show"))
+            perf = ctl.call("dpif-netdev/pmd-perf-show", "-pmd", str(self.core))
+        finally:
+            sw.vsctl("set", "Open_vSwitch", ".", f"other_config:pmd-maxsleep={PMD_IDLE_SLEEP_US}")
+        after = {n: sw.counters(n) for n in REGISTRATIONS}
+        pmd = {t: v for t, v in stats.items() if t.startswith("pmd thread")}
+        if len(pmd) != 1:
+            raise MeasurementError(f"expected one PMD thread, pmd-stats-show has {sorted(stats)}")
+        (counters,) = pmd.values()
+        bins = cycles_histogram(perf)
+        passes = pmd_passes(perf)
+        sample = PmdSample(
+            sent=packets,
+            pmd_packets=counters.get("packets received", 0),
+            main_packets=stats.get("main thread", {}).get("packets received", 0),
+            recirculations=counters.get("packet recirculations", 0),
+            busy_cycles=counters.get("processing cycles", 0),
+            median_cycles=histogram_median(bins),
+            histogram_packets=sum(n for _, n in bins),
+            action_packets={
+                n: after[n].get("packets", 0) - before[n].get("packets", 0) for n in REGISTRATIONS
+            },
+            action_errors={
+                n: sum(after[n].get(k, 0) - before[n].get(k, 0) for k in ("errors", "drops"))
+                for n in REGISTRATIONS
+            },
+        )
+        if passes is not None and abs(passes - sample.passes_per_packet) > 0.01:
+            raise MeasurementError(
+                f"config ({config.key}): pmd-perf-show says {passes} passes/pkt, "
+                f"pmd-stats-show {sample.passes_per_packet:.2f}"
+            )
+        check_pmd_round(config, sample)
+        return sample
+
+
+@contextlib.contextmanager
+def pmd_switch(run_dir: Path) -> Iterator[PmdBench]:
+    """The PMD switch, started and stopped whatever happens (Ctrl-C included)."""
+    pmd = PmdBench(run_dir)
+    try:
+        pmd.start()
+        yield pmd
+    finally:
+        left = pmd.stop()
+        if left:
+            raise MeasurementError(f"the PMD switch left {', '.join(left)}")
+
+
 @contextlib.contextmanager
 def private_sandbox() -> Iterator[Sandbox]:
     """A sandbox of the benchmark's own, stopped whatever happens (Ctrl-C included)."""
@@ -373,16 +724,29 @@ def private_sandbox() -> Iterator[Sandbox]:
                 raise MeasurementError(f"the benchmark's sandbox left {', '.join(left)}")
 
 
-def measure(sandbox: Sandbox, rounds: int = ROUNDS, seconds: float = SECONDS) -> list[Sample]:
-    """``rounds`` rounds of a, b, c, d on ``sandbox`` (started here, stopped by the caller)."""
+def measure(
+    sandbox: Sandbox,
+    rounds: int = ROUNDS,
+    seconds: float = SECONDS,
+    pmd_packets: int = PMD_PACKETS,
+) -> list[Sample]:
+    """``rounds`` rounds of a, b, c, d on ``sandbox`` (started here, stopped by the caller).
+
+    Each configuration's round on the veth sandbox is followed by its round
+    on the dummy-pmd switch (``PmdBench``, in ``pmd-switch`` beside the
+    sandbox's run directory, stopped here), ``pmd_packets`` packets.
+    """
     try:
         bench = Bench(sandbox)
     except OvsError as e:
         raise MeasurementError(f"cannot set up the datapath benchmark: {e}") from e
     samples = []
-    for _ in range(rounds):
-        for config in CONFIGS:
-            samples.append(bench.round(config, seconds))
+    with pmd_switch(sandbox.run_dir.parent / "pmd-switch") as pmd:
+        for _ in range(rounds):
+            for config in CONFIGS:
+                sample = bench.round(config, seconds)
+                sample.pmd = pmd.round(config, pmd_packets)
+                samples.append(sample)
     return samples
 
 
@@ -402,6 +766,31 @@ class Summary:
     recirc: float
     passes: float
     action_call_ns: float | None  # bpf/show: time in BPF_PROG_TEST_RUN per call
+    pmd: PmdSummary | None = None  # None if the rounds had no PMD part
+
+
+@dataclass(frozen=True)
+class PmdSummary:
+    """Medians over the PMD rounds of one configuration."""
+
+    cycles: float  # processing cycles per packet
+    cycles_range: tuple[float, float]
+    median: float  # the cycles/pkt histogram's median
+    median_range: tuple[float, float]
+    passes: float
+
+
+def summarize_pmd(samples: list[PmdSample]) -> PmdSummary:
+    return PmdSummary(
+        cycles=statistics.median(s.cycles_per_packet for s in samples),
+        cycles_range=(
+            min(s.cycles_per_packet for s in samples),
+            max(s.cycles_per_packet for s in samples),
+        ),
+        median=statistics.median(s.median_cycles for s in samples),
+        median_range=(min(s.median_cycles for s in samples), max(s.median_cycles for s in samples)),
+        passes=statistics.median(s.passes_per_packet for s in samples),
+    )
 
 
 def summarize(samples: list[Sample]) -> list[Summary]:
@@ -429,6 +818,7 @@ def summarize(samples: list[Sample]) -> list[Summary]:
                 recirc=statistics.median(s.recirc_per_packet for s in mine),
                 passes=statistics.median(s.passes_per_packet for s in mine),
                 action_call_ns=call,
+                pmd=summarize_pmd(pmds) if (pmds := [s.pmd for s in mine if s.pmd]) else None,
             )
         )
     return out
@@ -440,8 +830,9 @@ def table(
     seconds: float,
     prog_ns: dict[str, float],
     mhz: float | None,
+    pmd_packets: int = PMD_PACKETS,
 ) -> list[str]:
-    """The markdown tables: per configuration, the ratios, the action's own cost."""
+    """The markdown tables: per configuration (veth, then PMD), the ratios, the action's cost."""
     by = {s.config.key: s for s in summaries}
     cycles = f"≈cycles/pkt (× {mhz:.0f} MHz)" if mhz else "≈cycles/pkt (no CPU clock known)"
     lines = [
@@ -461,10 +852,16 @@ def table(
             f"| {s.cpu_ns_range[0]:.0f}–{s.cpu_ns_range[1]:.0f} | {cyc} | {s.dp_flows:g} "
             f"| {s.recirc:.2f} | {s.passes:.2f} |"
         )
+    pmds = {s.config.key: s.pmd for s in summaries if s.pmd is not None}
+    if len(pmds) != len(summaries):
+        pmds = {}  # rounds without the PMD part: the veth tables only
+    else:
+        lines += ["", *pmd_table(summaries, pmds, rounds, pmd_packets, mhz)]
+    pmd_head = " PMD cycles/pkt | PMD typical packet |" if pmds else ""
     lines += [
         "",
-        "| ratio | OVS CPU ns/pkt | delivered pps |",
-        "|---|---:|---:|",
+        f"| ratio | OVS CPU ns/pkt | delivered pps |{pmd_head}",
+        "|---|---:|---:|" + ("---:|---:|" if pmds else ""),
     ]
     for num, den, what in (
         ("c", "b", "forced re-classification against the proof"),
@@ -472,14 +869,19 @@ def table(
         ("d", "a", "a re-classified writer against none"),
     ):
         n, d = by[num], by[den]
-        lines.append(
-            f"| ({num})/({den}): {what} | {n.cpu_ns / d.cpu_ns:.2f}x | {n.pps / d.pps:.2f}x |"
-        )
+        cells = f" {n.cpu_ns / d.cpu_ns:.2f}x | {n.pps / d.pps:.2f}x |"
+        if pmds:
+            cells += (
+                f" {pmds[num].cycles / pmds[den].cycles:.2f}x"
+                f" | {pmds[num].median / pmds[den].median:.2f}x |"
+            )
+        lines.append(f"| ({num})/({den}): {what} |{cells}")
     lines += [
         "",
         "| config | action | prog_ns (BPF_PROG_TEST_RUN, repeat) | call_ns in OVS (bpf/show) "
-        "| added OVS CPU ns/pkt vs (a) | added ns/pkt from pps vs (a) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| added OVS CPU ns/pkt vs (a) | added ns/pkt from pps vs (a) |"
+        + (" added PMD cycles/pkt vs (a) |" if pmds else ""),
+        "|---|---|---:|---:|---:|---:|" + ("---:|" if pmds else ""),
     ]
     base = by["a"]
     for s in summaries:
@@ -489,6 +891,40 @@ def table(
         lines.append(
             f"| ({s.config.key}) | {source} | {prog_ns[source]:.0f} | {s.action_call_ns:.0f} "
             f"| {s.cpu_ns - base.cpu_ns:.0f} | {1e9 / s.pps - 1e9 / base.pps:.0f} |"
+            + (f" {pmds[s.config.key].cycles - pmds['a'].cycles:.0f} |" if pmds else "")
+        )
+    return lines
+
+
+def pmd_table(
+    summaries: list[Summary],
+    pmds: dict[str, PmdSummary],
+    rounds: int,
+    packets: int,
+    mhz: float | None,
+) -> list[str]:
+    """The PMD switch's table: cycles per packet by the PMD thread's own TSC counters."""
+    ns = f"≈ns/pkt (÷ {mhz:.0f} MHz TSC)" if mhz else "≈ns/pkt (no TSC rate known)"
+
+    def to_ns(cycles: float) -> str:
+        return f"{cycles * 1000 / mhz:.0f}" if mhz else "-"
+
+    lines = [
+        f"PMD cycles: the same pipelines on a switch whose ports are dummy-pmd (polled by one "
+        f"PMD thread), {packets} packets a round through netdev-dummy/receive, median of "
+        f"{rounds} rounds interleaved with the ones above",
+        "",
+        f"| config | pipeline | PMD cycles/pkt | (lowest–highest round) | {ns} "
+        f"| typical packet, cycles | (lowest–highest round) | {ns} | passes/pkt |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in summaries:
+        p = pmds[s.config.key]
+        lines.append(
+            f"| ({s.config.key}) | {s.config.label} | {p.cycles:.0f} "
+            f"| {p.cycles_range[0]:.0f}–{p.cycles_range[1]:.0f} | {to_ns(p.cycles)} "
+            f"| {p.median:.0f} | {p.median_range[0]:.0f}–{p.median_range[1]:.0f} "
+            f"| {to_ns(p.median)} | {p.passes:.2f} |"
         )
     return lines
 
@@ -513,7 +949,7 @@ def main(options: RunOptions) -> int:
     seconds = options.seconds or SECONDS
     prog_ns = action_run_times()
     with private_sandbox() as sb:
-        samples = measure(sb, rounds, seconds)
+        samples = measure(sb, rounds, seconds, PMD_PACKETS)
     lines = table(summarize(samples), rounds, seconds, prog_ns, cpu_mhz())
     publish("datapath", lines)
     return 0
