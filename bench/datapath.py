@@ -570,7 +570,7 @@ class PmdBench:
         self.ctl: Unixctl | None = None
         self.core = max(0, (os.cpu_count() or 1) - 1)
         frames = [ipv4_udp_frame(1000 + i % FLOWS).hex() for i in range(FLOWS + PMD_BATCH)]
-        # Batch k starts at flow (k * PMD_BATCH) % FLOWS, so every flow gets its share.
+        # Batch k runs over the flows from k % FLOWS on, so every flow gets its share.
         self.batches = [frames[i : i + PMD_BATCH] for i in range(FLOWS)]
 
     def start(self) -> None:
