@@ -214,9 +214,7 @@ HELPERS: tuple[HelperEffect, ...] = (
     _helper(125, "ktime_get_boot_ns", "kernel/bpf/helpers.c: bpf_ktime_get_boot_ns"),
     # Both put a record into the ring buffer: a map write, as update is.
     _helper(130, "ringbuf_output", "kernel/bpf/ringbuf.c: bpf_ringbuf_output", writes_map=True),
-    _helper(
-        131, "ringbuf_reserve", "kernel/bpf/ringbuf.c: bpf_ringbuf_reserve", writes_map=True
-    ),
+    _helper(131, "ringbuf_reserve", "kernel/bpf/ringbuf.c: bpf_ringbuf_reserve", writes_map=True),
     _helper(132, "ringbuf_submit", "kernel/bpf/ringbuf.c: bpf_ringbuf_submit"),
     _helper(133, "ringbuf_discard", "kernel/bpf/ringbuf.c: bpf_ringbuf_discard"),
     _helper(160, "ktime_get_coarse_ns", "kernel/bpf/helpers.c: bpf_ktime_get_coarse_ns"),
