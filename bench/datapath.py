@@ -54,13 +54,16 @@ import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
 from bench.common import MeasurementError, RunOptions, publish
 from extframe.errors import OvsError
@@ -397,16 +400,13 @@ def pmd_passes(text: str) -> float | None:
 def ipv4_udp_frame(sport: int) -> bytes:
     """The frame trafgen sends (``trafgen_config``), 64 bytes, from UDP port ``sport``."""
     fill = FRAME_SIZE - 14 - 20 - 8
-    eth = bytes.fromhex(SINK_MAC.replace(":", "") + "020000000001") + b"\x08\x00"
-    ip = bytearray(
-        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + fill, 0, 0, 64, 17, 0,
-                    bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
-    )  # fmt: skip
-    total = sum(struct.unpack("!10H", ip))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    ip[10:12] = struct.pack("!H", ~total & 0xFFFF)
-    return eth + bytes(ip) + struct.pack("!HHHH", sport, 9000, 8 + fill, 0) + b"\x41" * fill
+    frame = (
+        Ether(dst=SINK_MAC, src="02:00:00:00:00:01")
+        / IP(src="10.0.0.1", dst="10.0.0.2", ttl=64, id=0)
+        / UDP(sport=sport, dport=9000, chksum=0)
+        / Raw(b"\x41" * fill)
+    )
+    return bytes(frame)
 
 
 class Unixctl:

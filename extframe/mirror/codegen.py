@@ -146,7 +146,7 @@ def filter_c(insns: list[CbpfInsn], expression: str) -> str:
     """A C function ``mirror_filter(skb)`` equal to the classic program ``insns``."""
     if not insns:
         raise MirrorError("empty classic BPF program")
-    if insns[-1].code & 0x07 not in (_RET,) and insns[-1].code & 0xF0 != 0x00:
+    if insns[-1].code & 0x07 != _RET:
         raise MirrorError("classic BPF program does not end in a return")
     body = [
         f"L{i}:\t/* {_describe(ins)} */\n\t{_translate(i, ins, len(insns))}"

@@ -84,14 +84,8 @@ def _libpcap() -> ctypes.CDLL:
         lib.pcap_freecode.argtypes = [ctypes.POINTER(_Program)]
         lib.pcap_close.restype = None
         lib.pcap_close.argtypes = [ctypes.c_void_p]
-        lib.pcap_lib_version.restype = ctypes.c_char_p
         _lib = lib
     return _lib
-
-
-def libpcap_version() -> str:
-    """libpcap's own version string (``libpcap version 1.10.3 ...``)."""
-    return str(_libpcap().pcap_lib_version().decode())
 
 
 def compile_filter(expression: str, snaplen: int = MAX_SNAPLEN) -> list[CbpfInsn]:

@@ -68,6 +68,13 @@ def cookie_of(pid: int) -> int:
     return COOKIE_TAG << 32 | pid
 
 
+def mirror_pid(flow: str) -> int | None:
+    """The pid of the mirror that added ``flow`` (a dump-flows line), or None."""
+    m = re.search(r"cookie=(0x[0-9a-f]+)", flow)
+    cookie = int(m.group(1), 16) if m else 0
+    return cookie & 0xFFFFFFFF if cookie >> 32 == COOKIE_TAG else None
+
+
 @dataclass(kw_only=True)
 class MirrorOptions:
     """What to capture, where, and for how long."""
@@ -247,11 +254,10 @@ class Mirror:
         for line in self.switch.ofctl("dump-flows", self.options.bridge).splitlines():
             if "actions=" not in line:
                 continue
-            m = re.search(r"cookie=(0x[0-9a-f]+)", line)
-            cookie = int(m.group(1), 16) if m else 0
-            if cookie >> 32 == COOKIE_TAG:
+            other = mirror_pid(line)
+            if other is not None:
                 raise MirrorError(
-                    f"a mirror already runs on {self.options.bridge} (pid {cookie & 0xFFFFFFFF}); "
+                    f"a mirror already runs on {self.options.bridge} (pid {other}); "
                     "stop it first: one mirror per bridge"
                 )
             if any(r in line.lower() for r in _HOLDS_REGISTER):
@@ -293,7 +299,9 @@ class Mirror:
         value = ctypes.create_string_buffer(8 * len(COUNTERS))
         if libbpf.lib().bpf_map_lookup_elem(self._stats_fd, ctypes.byref(key), value) < 0:
             return Counters()
-        return Counters(*(int.from_bytes(value.raw[i * 8 : i * 8 + 8], "little") for i in range(4)))
+        return Counters(
+            *(int.from_bytes(value.raw[i * 8 : i * 8 + 8], "little") for i in range(len(COUNTERS)))
+        )
 
     def _on_record(self, raw: bytes) -> bool:
         limit = self.options.count
@@ -466,9 +474,9 @@ def reap_stale(switch: Switch) -> list[str]:
     flow_pids: dict[int, list[str]] = {}
     for bridge in switch.bridges():
         for line in switch.ofctl("dump-flows", bridge).splitlines():
-            m = re.search(r"cookie=(0x[0-9a-f]+)", line)
-            if m and int(m.group(1), 16) >> 32 == COOKIE_TAG:
-                flow_pids.setdefault(int(m.group(1), 16) & 0xFFFFFFFF, []).append(bridge)
+            pid = mirror_pid(line)
+            if pid is not None:
+                flow_pids.setdefault(pid, []).append(bridge)
     for pid in sorted(live_pids | set(flow_pids)):
         if pid == os.getpid() or _alive(pid):
             continue

@@ -46,6 +46,7 @@ def test_the_empty_filter_accepts_every_packet_at_the_snap_length() -> None:
         ([CbpfInsn(0x34, 0, 0, 0), CbpfInsn(0x16, 0, 0, 0)], "divides by zero"),
         ([CbpfInsn(0x31, 0, 0, 14), CbpfInsn(0x16, 0, 0, 0)], "is not supported"),
         ([CbpfInsn(0x02, 0, 0, 16), CbpfInsn(0x16, 0, 0, 0)], "scratch word 16"),
+        ([CbpfInsn(0x28, 0, 0, 12)], "does not end in a return"),
         ([], "empty"),
     ],
 )
