@@ -521,6 +521,10 @@ class _Verdict:
         self.compare_stores(parsed, insns)
         self.compare_reach(parsed)
 
+    def in_global_function(self, index: int) -> bool:
+        """Whether instruction ``index`` is in a global function (verified on its own)."""
+        return any(index in f for f in self.program.global_functions)
+
     def compare_reach(self, parsed: ParsedLog) -> None:
         """The static analysis must reach every instruction the verifier explored.
 
@@ -600,8 +604,14 @@ class _Verdict:
                     )
                 )
             # The static witness names the fields from what its paths knew;
-            # a span it does not cover is named knowing nothing.
+            # a span it does not cover is named knowing nothing. In a global
+            # function the kernel's span is for any argument the function's
+            # type allows, not for this program's callers, so it cannot check
+            # the static positions, which follow the callers' arguments: where
+            # the two spans meet, the static names stand.
             covered = s_lo <= lo and (s_hi is None or (hi is not None and hi <= s_hi))
+            if not covered and not disjoint and self.in_global_function(index):
+                covered = True
             naming = Naming(frozenset(write.fields), write.flow_key) if covered else _blind(lo, hi)
             self.add_write(index, lo, hi, size, via, "verifier", naming)
         for index, write in static_pkt.items():

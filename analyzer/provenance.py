@@ -34,6 +34,7 @@ results, and arithmetic on them (kernel/bpf/verifier.c).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -217,10 +218,17 @@ def join(*vals: Val) -> Val:
     return tuple(sorted(merged.values()))
 
 
-def _widen_atom(old: Atom, new: Atom) -> Atom:
+def _widen_atom(old: Atom, new: Atom, thresholds: tuple[int, ...] = ()) -> Atom:
     lo = new.lo if old.lo is not None and new.lo is not None and new.lo >= old.lo else None
     hi = new.hi if old.hi is not None and new.hi is not None and new.hi <= old.hi else None
     if new.kind == "scalar":
+        if hi is None and new.hi is not None:
+            # Widening with thresholds: a growing bound jumps to the next
+            # constant the program compares with, not straight to the top,
+            # so a counted loop's counter keeps its bound. Finitely many
+            # thresholds, so the ascent still ends.
+            i = bisect.bisect_left(thresholds, new.hi)
+            hi = thresholds[i] if i < len(thresholds) else None
         lo, hi = (0 if lo is None else lo), (U64 if hi is None else hi)
     lin = new.lin
     if lin is not None and old.lin is not None and lin != old.lin:
@@ -232,9 +240,26 @@ def _widen_atom(old: Atom, new: Atom) -> Atom:
     return replace(new, lo=lo, hi=hi, lin=lin, low=low)
 
 
-def _widen(old: Val, new: Val) -> Val:
+def _widen(old: Val, new: Val, thresholds: tuple[int, ...] = ()) -> Val:
     before = {_key(a): a for a in old}
-    return tuple(sorted(_widen_atom(before[_key(a)], a) if _key(a) in before else a for a in new))
+    return tuple(
+        sorted(_widen_atom(before[_key(a)], a, thresholds) if _key(a) in before else a for a in new)
+    )
+
+
+def _widening_thresholds(cfg: Cfg) -> tuple[int, ...]:
+    """The bounds a widened scalar may stop at: each constant a conditional jump compares with.
+
+    ``k - 1``, ``k`` and ``k + 1``: a loop ``i != k`` or ``i < k`` then
+    settles with ``i`` at most ``k`` after its increment, once the branch
+    refines the back edge.
+    """
+    out: set[int] = set()
+    for insn in cfg.insns.values():
+        if insn.is_cond_jump() and not insn.opcode & BPF_X:
+            k = insn.imm & (U32 if insn.insn_class == BPF_JMP32 else U64)
+            out.update(v for v in (k - 1, k, k + 1) if 0 <= v <= U64)
+    return tuple(sorted(out))
 
 
 # --- abstract state -------------------------------------------------------------
@@ -283,7 +308,11 @@ class State:
 
 
 def _join_maps(
-    a: Mapping[int, Val], b: Mapping[int, Val], widen: bool, unset: Val | None
+    a: Mapping[int, Val],
+    b: Mapping[int, Val],
+    widen: bool,
+    unset: Val | None,
+    thresholds: tuple[int, ...] = (),
 ) -> dict[int, Val]:
     """Join two register files or stacks; ``unset`` stands for a key set on one side only.
 
@@ -296,20 +325,20 @@ def _join_maps(
     out: dict[int, Val] = {}
     for k in a.keys() & b.keys():
         j = join(a[k], b[k])
-        out[k] = _widen(a[k], j) if widen else j
+        out[k] = _widen(a[k], j, thresholds) if widen else j
     for k in a.keys() ^ b.keys():
         v = a[k] if k in a else b[k]
         out[k] = v if unset is None else join(v, unset)
     return out
 
 
-def _join_states(old: State, new: State, widen: bool) -> State:
+def _join_states(old: State, new: State, widen: bool, thresholds: tuple[int, ...] = ()) -> State:
     frames = tuple(
         Frame(
-            _join_maps(fo.regs, fn.regs, widen, None),
-            _join_maps(fo.stack, fn.stack, widen, _TOP),
+            _join_maps(fo.regs, fn.regs, widen, None, thresholds),
+            _join_maps(fo.stack, fn.stack, widen, _TOP, thresholds),
             {
-                k: _widen(fo.narrow[k], j) if widen else j
+                k: _widen(fo.narrow[k], j, thresholds) if widen else j
                 for k in fo.narrow.keys() & fn.narrow.keys()
                 for j in (join(fo.narrow[k], fn.narrow[k]),)
             },
@@ -414,6 +443,10 @@ class _Run:
     work: list[Key] = field(default_factory=list)
     returns: dict[Context, set[tuple[Context, int]]] = field(default_factory=dict)
     steps: int = 0
+    thresholds: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.thresholds = _widening_thresholds(self.cfg)
 
     # -- propagation ----------------------------------------------------------
 
@@ -446,7 +479,7 @@ class _Run:
             return
         n = self.joins.get(key, 0) + 1
         self.joins[key] = n
-        new = _join_states(old, state, widen=n > WIDEN_AFTER)
+        new = _join_states(old, state, widen=n > WIDEN_AFTER, thresholds=self.thresholds)
         if new != old:
             self.states[key] = new
             self.work.append(key)
@@ -814,7 +847,14 @@ class _Run:
             op = {BPF_JSGT: BPF_JGT, BPF_JSGE: BPF_JGE, BPF_JSLT: BPF_JLT, BPF_JSLE: BPF_JLE}[op]
         rng = _branch_range(op, k, taken)
         if rng is None:  # "!=" k: impossible when the value can only be k
-            return None if lo == hi == k else state
+            if lo == hi == k:
+                return None
+            if lo == k:  # or it shaves k off an end of the range
+                rng = (k + 1, U64)
+            elif hi == k:
+                rng = (0, k - 1)
+            else:
+                return state
         new_lo, new_hi = max(lo, rng[0]), min(hi, rng[1])
         if new_lo > new_hi:
             return None

@@ -80,6 +80,11 @@ TABLE: dict[str, Expect] = {
     "v6ext_tcp_port": Expect("writes", {(0, None, "store")}),
     # a global function: the verifier's span is its, for any offset
     "v6ext_global_port": Expect("writes", {(2, 32770, "store")}),
+    # payload_scrub's shape without extension headers: named from the callers
+    "global_udp_port": Expect("writes", {(2, 258, "store")}),
+    "global_two_callers": Expect("writes", {(0, 255, "store")}),
+    # a counted loop ending on "!=": its last turn writes a flow-key byte
+    "loop_ne_bound": Expect("writes", {(38, None, "store")}),
     # length and layout
     "change_tail": Expect("writes", length={"bpf_skb_change_tail"}),
     "helper_vlan_push": Expect(
@@ -162,6 +167,29 @@ def test_fields_follow_the_checks_the_program_made(checked: dict[str, ProgramEff
     assert "tcp.csum" in csum.fields
 
 
+def test_a_global_function_is_named_from_its_callers(checked: dict[str, ProgramEffects]) -> None:
+    """The kernel verifies a global function for any argument; the names follow the callers.
+
+    global_udp_port writes only the UDP destination port, so only udp.dst;
+    global_two_callers pokes the payload and then udp.src through one
+    function, so both (an analysis that kept one caller's argument would
+    miss the port, which is in the flow key).
+    """
+    (port,) = checked["global_udp_port"].packet_writes
+    assert port.fields == ["udp.dst"]
+    (poke,) = checked["global_two_callers"].packet_writes
+    assert {"payload", "udp.src"} <= set(poke.fields)
+    assert checked["global_two_callers"].flow_key_affected
+
+
+def test_the_last_turn_of_a_counted_loop_is_named(checked: dict[str, ProgramEffects]) -> None:
+    """loop_ne_bound writes tcp + 4 .. tcp + 12; only byte 12 is in the flow key."""
+    e = checked["loop_ne_bound"]
+    (w,) = e.packet_writes
+    assert {"tcp.seq", "tcp.ack", "tcp.flags"} <= set(w.fields)
+    assert e.flow_key_affected
+
+
 def test_a_store_that_keeps_a_fields_bits_does_not_write_it(
     checked: dict[str, ProgramEffects],
 ) -> None:
@@ -188,6 +216,9 @@ def test_a_position_is_stale_once_a_byte_it_was_computed_from_is_written(
         ("bits_version_clobber", b"\x86\xdd"),
         ("bits_wrong_byte", b"\x86\xdd"),
         ("stale_position", b"\x08\x00"),
+        ("global_udp_port", b"\x08\x00"),
+        ("global_udp_port", b"\x86\xdd"),
+        ("loop_ne_bound", b"\x08\x00"),
     ],
 )
 def test_every_field_a_run_changes_is_named(

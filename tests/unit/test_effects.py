@@ -371,6 +371,23 @@ def test_loops_are_widened_and_end() -> None:
     assert lo <= 1000 and (hi is None or hi >= 1000)
 
 
+def test_a_loop_counted_with_not_equal_keeps_its_bound() -> None:
+    # r5 = 0; loop: store at r2 + 20 + r5; r5 += 1; if r5 != 9 goto loop.
+    # Widening stops at the constant compared with, and "!= 9" shaves 9 off
+    # the back edge: the store's span is bytes 20..28, no more and no less.
+    body = (
+        op(0xB7, 5, imm=0)
+        + op(0xBF, 6, 2)  # r6 = r2
+        + op(0x0F, 6, 5)  # r6 += r5
+        + op(0x72, 6, 0, 20, 0)  # *(u8 *)(r6 +20) = 0
+        + op(0x07, 5, imm=1)
+        + op(0x55, 5, 0, -5, 9)  # if r5 != 9 goto -5
+    )
+    a = static(guarded(body))
+    ((_, lo, hi, _),) = spans(a)
+    assert (lo, hi) == (20, 28)
+
+
 def test_jump_out_of_the_program_is_unknown() -> None:
     a = static(op(0x05, off=5) + RET0)
     assert a.effects.verdict == "unknown"
