@@ -206,8 +206,12 @@ struct extframe_ipv6_frag_hdr {
 #define EXTFRAME_VLAN_MAX 2
 /* At most this many IPv6 extension headers are skipped: enough for
  * hop-by-hop, destination options, routing and fragment once each, and a
- * constant bound keeps the unrolled code and the verifier's work small. */
+ * constant bound keeps the unrolled code and the verifier's work small.
+ * An action may define it (before including this file) to skip fewer: with
+ * 0, a packet with any extension header looks like "not TCP/UDP". */
+#ifndef EXTFRAME_IPV6_EXT_MAX
 #define EXTFRAME_IPV6_EXT_MAX 4
+#endif
 
 /* Points the cursor at the whole frame. */
 static __always_inline void

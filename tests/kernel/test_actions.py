@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from analyzer.effects import ProgramEffects
+from analyzer.fields import PAYLOAD
+from analyzer.symbolic import NOT_IN_FLOW_KEY
 from extframe.build import BuildOptions, build, object_for
 from extframe.loader import load_object
 from extframe.manifest import declaration_of, read_declared
@@ -39,11 +41,9 @@ LIBRARY = {
 #: Writers whose proven write set is still wider than what they declare:
 #: each has a reviewed ``[wider_than_declared]`` in ``NAME.effects.toml``,
 #: the same allowance ``extframe check`` reads, and must drop it when exact.
-#: - payload_scrub: on IPv6 the parser's extension-header loop joins paths
-#:   of different header chains, and the UDP header's position is lost; and
-#:   its stores are in a global function, whose verifier span (any offset)
-#:   is named blind. docs/decisions/0003, "Known limit".
-WIDER_THAN_DECLARED = {"payload_scrub"}
+#: None now (payload_scrub had one until the analyzer followed its global
+#: function's arguments and its counted loop; docs/decisions/0003).
+WIDER_THAN_DECLARED: set[str] = set()
 
 
 def test_the_library_is_complete() -> None:
@@ -91,6 +91,9 @@ def test_the_analyzer_proves_what_the_action_declares(
         )
     else:
         assert proven == set(declared.writes)
+    # Writes only of bytes OVS does not key on cost no re-classification.
+    outside_key = all(w == PAYLOAD or w in NOT_IN_FLOW_KEY for w in declared.writes)
+    assert effects.flow_key_affected == (not outside_key), effects.reasons
 
 
 def test_declared_effects_match_what_the_vectors_change(action: tuple[Path, Path]) -> None:

@@ -60,16 +60,9 @@ def test_the_project_gates_itself() -> None:
     log = json.loads(r.stdout)
     validate_sarif(log)
     results = log["runs"][0]["results"]
-    # The one accepted analyzer limit is said on every run, and nothing else is wrong.
-    assert [(x["ruleId"], x["properties"]["program"]) for x in results] == [
-        ("accepted-analyzer-limit", "payload_scrub")
-    ]
-    (where,) = results[0]["locations"]
-    assert where["physicalLocation"]["artifactLocation"] == {
-        "uri": "actions/payload_scrub.effects.toml",
-        "uriBaseId": "%SRCROOT%",
-    }
-    assert "payload_scrub" in r.stderr and "warning" in r.stderr and "issue 4" in r.stderr
+    # Every action proven exactly as declared: not one finding, not one warning.
+    assert results == []
+    assert "warning" not in r.stderr, r.stderr
     assert log["runs"][0]["invocations"] == [{"executionSuccessful": True, "exitCode": 0}]
 
 
@@ -159,7 +152,7 @@ def test_a_write_beyond_the_declaration_fails(dec_ttl: Path) -> None:
 
 
 def test_an_allowance_accepts_exactly_what_it_lists(dec_ttl: Path) -> None:
-    """The payload_scrub mechanism: accepted excess warns; a new excess or a stale entry fails."""
+    """A reviewed allowance: accepted excess warns; a new excess or a stale entry fails."""
     _edit(dec_ttl, DECLARED, 'EXTFRAME_EFFECTS(writes("ip.ttl", "ip.csum"));')
     manifest = dec_ttl.with_name("dec_ttl.effects.toml")
     allow = '[wider_than_declared]\nreason = "a test of the allowance"\neffects = [{}]\n'
