@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
@@ -145,6 +146,46 @@ def test_payload_only_writer_is_not_reclassified(switch: DummySwitch, bpffs_root
     assert [bytes(p) for p in out] == [bytes(frame)[:42] + b"Xello"]
     flows = [ln for ln in switch.appctl("dpctl/dump-flows").splitlines() if "bpf(" in ln]
     assert len(flows) == 1 and "recirc(" not in flows[0], flows
+
+
+def test_payload_scrub_masks_without_reclassification(
+    switch: DummySwitch, bpffs_root: Path
+) -> None:
+    """The bundled payload_scrub, proven to write payload and udp.csum only (issue 4).
+
+    OVS runs it without recirculating; UDP over IPv4 and IPv6 comes out
+    masked with a right checksum (scapy's, computed from scratch), and a
+    frame behind an IPv6 extension header, which it documents it leaves
+    alone, comes out as it went in.
+    """
+    switch.add_bridge(ports=2)
+    at = ["--switch", str(switch.run_dir)]
+    r = cli("register", "scrub", str(ACTIONS / "payload_scrub.c"), *at)
+    assert r.returncode == 0, r.stderr
+    assert "no re-classification (writes outside the flow key only): reclassify=no" in r.stdout
+    for flow in (
+        "table=0,in_port=1,actions=bpf(scrub),resubmit(,1)",
+        "table=1,udp,tp_dst=9,actions=output:2",
+        "table=1,udp6,tp_dst=9,actions=output:2",
+    ):
+        switch.ofctl("add-flow", "br0", flow)
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    v4 = IP(src="10.0.0.1", dst="10.0.0.2")
+    v6 = IPv6(src="fd00::1", dst="fd00::2")
+    udp = UDP(sport=4000, dport=9)
+    said, masked = b"the SECRET is out", b"the ****** is out"
+    cases = [
+        (eth / v4 / udp / said, eth / v4 / udp / masked),
+        (eth / v6 / udp / said, eth / v6 / udp / masked),
+        (eth / v6 / IPv6ExtHdrHopByHop() / udp / said,) * 2,
+    ]
+    for sent, _ in cases:
+        switch.send("p1", bytes(sent))
+    switch.settle()
+    out = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
+    assert [bytes(p) for p in out] == [bytes(want) for _, want in cases]
+    flows = [ln for ln in switch.appctl("dpctl/dump-flows").splitlines() if "bpf(" in ln]
+    assert flows and not any("recirc(" in f for f in flows), flows
 
 
 def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
