@@ -54,8 +54,8 @@
  * UDP header and udp.check once at the end; no helper call.  The scan is a
  * plain bounded loop (one step per payload offset, at most 251) in a global
  * function, scrub_udp_payload(), which the verifier walks once for all
- * header layouts (about 43,000 instructions processed in all): see there.
- * The verifier sees its stores at "frame offset 0..32767 (the UDP header)
+ * header layouts (about 40,000 instructions processed in all): see there.
+ * The verifier sees its stores at "frame offset 0..255 (the UDP header)
  * plus 8..263"; "extframe check" names them payload and udp.csum from the
  * callers' arguments, which its static analysis follows into the function.
  */
@@ -116,7 +116,7 @@ write_mask(__u8 *p)
  * function on its own, once for all callers: the entry point reaches here
  * by 14 header layouts (0-2 VLAN tags of two kinds, IPv4 or IPv6), and
  * walking the loop below once per layout costs the verifier some 237,000
- * instructions instead of about 43,000, and "extframe check", which reads
+ * instructions instead of about 40,000, and "extframe check", which reads
  * the verifier's whole log, three times as long.  The caller's pointer
  * subtraction that yields udp_off needs a privileged loader (the verifier
  * allows it with CAP_PERFMON), as OVS is.  Returns 0. */
