@@ -609,9 +609,9 @@ class _Verdict:
             # type allows, not for this program's callers, so it cannot check
             # the static positions, which follow the callers' arguments: where
             # the two spans meet, the static names stand.
-            covered = s_lo <= lo and (s_hi is None or (hi is not None and hi <= s_hi))
-            if not covered and not disjoint and self.in_global_function(index):
-                covered = True
+            covered = (s_lo <= lo and (s_hi is None or (hi is not None and hi <= s_hi))) or (
+                not disjoint and self.in_global_function(index)
+            )
             naming = Naming(frozenset(write.fields), write.flow_key) if covered else _blind(lo, hi)
             self.add_write(index, lo, hi, size, via, "verifier", naming)
         for index, write in static_pkt.items():
