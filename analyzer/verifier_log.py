@@ -122,8 +122,35 @@ def processed_insns(log: str) -> int | None:
     return None
 
 
+# Lines the verifier prints after the last instruction of a rejected path
+# that are context, not its reason (kernel/bpf/verifier.c and log.c, 6.x):
+# they are left out wherever they stand, so the reason is the verifier's own
+# error line, never a trace that happens to come last.
+_CONTEXT: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^;"),  # a source line (verbose_linfo)
+    re.compile(r"^(?:frame\d+: )?\d+: (?:R\d|frame\d)"),  # state at an insn (print_verifier_state)
+    re.compile(r"^(?:frame\d+: )?R\d+(?:_[rwD]+)?=\S"),  # a bare register dump
+    re.compile(r"^mark_precise: "),  # precision backtracking (mark_chain_precision)
+    re.compile(r"^(?:cur|old) state: "),  # the two states of "infinite loop detected"
+    re.compile(r"^func#\d+ @\d+$"),  # the subprogram list (check_subprogs)
+    re.compile(r"^Live regs before insn:$|^\s+\d+: [.0-9a-f]+ "),  # compute_live_registers
+    re.compile(r"^from \d+ to \d+: "),  # the start of a path popped from the stack
+    re.compile(r"^(?:caller|callee|returning from callee):$|^ ?to caller at \d+:$"),
+)
+
+
+def _is_context(line: str) -> bool:
+    return any(p.match(line) for p in _CONTEXT)
+
+
 def summarize(log: str) -> LogSummary:
-    """The reason, instruction and C source line of a (rejected) log."""
+    """The reason, instruction and C source line of a (rejected) log.
+
+    The reason is the verifier's first error line after the last instruction
+    it looked at, with statistics and trace lines (``mark_precise:``, state
+    dumps, source lines) left out; a short first line (``Unreleased
+    reference id=2 alloc_insn=12``) gets the next error line as context.
+    """
     lines = [ln.rstrip() for ln in log.splitlines() if ln.strip()]
     last_insn_at = -1
     insn: int | None = None
@@ -137,22 +164,14 @@ def summarize(log: str) -> LogSummary:
         if s and s.group("file"):
             src = (s.group("file"), int(s.group("line")), s.group("text"))
     tail = [ln for ln in lines[last_insn_at + 1 :] if not _TRAILER.match(ln)]
-    # Register-state dumps ("R1=ctx() R10=fp0") and source lines are context,
-    # not the reason.
-    # "func#0 @0" (the subprogram list of check_subprogs) precedes errors
-    # found before the first instruction.
-    reasons = [
-        ln
-        for ln in tail
-        if not ln.startswith(";") and not re.match(r"^\d+: R\d", ln) and not _FUNC_START.match(ln)
-    ]
+    reasons = [ln for ln in tail if not _is_context(ln)]
     if not reasons:
         reason = lines[-1] if lines else "empty verifier log"
     elif len(reasons) >= 2 and len(reasons[0]) < 40:
         reason = f"{reasons[0]}: {reasons[1]}"
     else:
         reason = reasons[0]
-    hint = next((h.advice for h in HINTS if h.pattern.search(" ".join(tail) or reason)), None)
+    hint = next((h.advice for h in HINTS if h.pattern.search(" ".join(reasons) or reason)), None)
     shown = 1 + (1 if ": " in reason and len(reasons) >= 2 else 0)
     return LogSummary(
         reason=reason,

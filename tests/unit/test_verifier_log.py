@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,54 @@ def test_garbage_and_empty() -> None:
     assert summarize("").reason == "empty verifier log"
     s = summarize("not a log at all\nreally")
     assert not s.complete and s.insn is None and s.source_line is None
+
+
+def _fixture(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+# Real rejections captured on Linux 6.18.44 (data/logs/capture.py): the
+# verifier's own error line, and the C line of the last instruction it saw.
+REJECTIONS = [
+    ("logs/dynptr_slice_write.log", "bpf_dynptr_slice_rdwr() is not allowed", 27),
+    ("logs/reject_too_large.log", "BPF program is too large. Processed 1000001 insn", 15),
+    ("logs/reject_infinite_loop.log", "infinite loop detected at insn 4", 13),
+    ("reject_pkt.log", "invalid access to packet, off=12 size=1, R1(id=0,off=12,r=0)", 10),
+    (
+        "logs/reject_unreleased_ref.log",
+        "Unreleased reference id=2 alloc_insn=12: "
+        "BPF_EXIT instruction in main prog would lead to reference leak",
+        18,
+    ),
+    ("logs/reject_map_bounds.log", "invalid access to map value, value_size=16 off=63 size=1", 30),
+    ("logs/rejected.log", "invalid access to packet, off=22 size=1, R2(id=0,off=22,r=14)", 22),
+]
+
+
+@pytest.mark.parametrize(("name", "reason", "line"), REJECTIONS, ids=lambda x: str(x))
+def test_the_reason_is_the_verifiers_error_line(name: str, reason: str, line: int) -> None:
+    log = _fixture(name)
+    s = summarize(log)
+    assert s.reason == reason
+    assert (s.source_file, s.source_line) == (Path(name).stem + ".c", line)
+    assert s.complete
+    # Each part of the reason is a whole line of the log, never a trace line.
+    for part in reason.split(": ", 1) if len(reason.split(": ")[0]) < 40 else [reason]:
+        assert part in log.splitlines()
+    assert not s.reason.startswith(("mark_precise", "cur state", "old state", "verification"))
+
+
+def test_precision_traces_after_the_last_instruction_are_not_the_reason() -> None:
+    """The verifier backtracks (mark_precise) between the instruction and its error."""
+    lines = _fixture("logs/dynptr_slice_write.log").splitlines()
+    error_at = lines.index(summarize("\n".join(lines)).reason.split(": ")[0])
+    last_insn = max(i for i, ln in enumerate(lines[:error_at]) if re.match(r"^\d+: \(", ln))
+    assert any(ln.startswith("mark_precise:") for ln in lines[last_insn:error_at])
+
+
+def test_the_states_of_an_infinite_loop_are_context() -> None:
+    log = _fixture("logs/reject_infinite_loop.log")
+    assert "cur state: " in log and "old state: " in log
+    s = summarize(log)
+    assert s.reason == "infinite loop detected at insn 4"
+    assert s.hint is not None and "bound the loop" in s.hint

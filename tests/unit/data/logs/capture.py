@@ -9,8 +9,12 @@ a slot, so tests can check that a log belongs to its program). The bundled
 actions are captured as ``action_NAME`` from the project's one frozen copy
 of them, ``../elf/actions/`` (refresh it with ``../elf/build.sh``), so the
 ELF and the log fixtures always come from the same sources.
-Logs bigger than 256 KiB are stored gzip-compressed (``NAME.log.gz``). The
-unit tests read only these files; they never build or load anything.
+Logs bigger than 256 KiB are stored gzip-compressed (``NAME.log.gz``); a
+rejection's log bigger than 4 MiB keeps only its last 2,000 lines, which is
+all its summary reads (as a rotating kernel log would keep its end).
+Arguments may also be sources elsewhere in the tree (a crafted program the
+running kernel rejects). The unit tests read only these files; they never
+build or load anything.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from extframe.loader import load_object
 
 HERE = Path(__file__).resolve().parent
 BIG = 256 << 10
+HUGE = 4 << 20
 
 
 def _write_log(stem: str, log: str) -> None:
@@ -49,7 +54,10 @@ def capture(source: Path, stem: str, tmp: Path) -> None:
     try:
         obj = load_object(obj_path)
     except VerifierError as exc:
-        _write_log(stem, exc.log)
+        log = exc.log
+        if len(log) > HUGE:
+            log = "\n".join(log.splitlines()[-2000:]) + "\n"
+        _write_log(stem, log)
         print(f"{stem}: rejected, {len(exc.log.splitlines())} log lines")
         return
     with obj:
@@ -62,7 +70,9 @@ def capture(source: Path, stem: str, tmp: Path) -> None:
 
 def main(argv: list[str]) -> None:
     """Capture every fixture, or those named on the command line."""
-    sources = [HERE / a for a in argv] if argv else sorted(HERE.glob("*.c"))
+    sources = [HERE / a if (HERE / a).exists() else Path(a).resolve() for a in argv]
+    if not argv:
+        sources = sorted(HERE.glob("*.c"))
     if not argv:
         sources += sorted(ACTIONS.glob("*.c"))
     with tempfile.TemporaryDirectory() as tmp:
