@@ -12,12 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from analyzer.effects import ProgramEffects
+from extframe.errors import ExtframeError, VerifierError
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ROOT / "actions"
@@ -64,18 +66,76 @@ def bpffs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     shutil.rmtree(mount, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def action_effects() -> dict[str, ProgramEffects]:
-    """``extframe check`` of every bundled action, by name: done once for all tests."""
+@dataclass(frozen=True)
+class Outcome:
+    """What ``extframe check`` made of one program: its effects, or why there are none.
+
+    ``error`` is the ``VerifierError`` of a rejection (``.summary.reason``,
+    ``.log``), or another ``ExtframeError`` (a build that failed).
+    """
+
+    name: str
+    effects: ProgramEffects | None = None
+    error: ExtframeError | None = None
+
+    @property
+    def rejected(self) -> VerifierError | None:
+        return self.error if isinstance(self.error, VerifierError) else None
+
+
+def outcome_of(src: Path) -> Outcome:
+    """``check_file(src)`` of a one-program source, kept whatever the kernel said."""
     from extframe.check import check_file
 
-    out: dict[str, ProgramEffects] = {}
-    for src in sorted(ACTIONS.glob("*.c")):
+    try:
         checked = check_file(src)
-        assert checked.rejected is None, src
-        (analysis,) = checked.analyses
-        out[src.stem] = analysis.effects
-    return out
+    except ExtframeError as e:
+        return Outcome(src.stem, error=e)
+    if checked.rejected is not None:
+        return Outcome(src.stem, error=checked.rejected)
+    (analysis,) = checked.analyses
+    return Outcome(src.stem, effects=analysis.effects)
+
+
+class Outcomes(Mapping[str, ProgramEffects]):
+    """Programs' effects by name, for fixtures shared by many tests.
+
+    One program the kernel refused fails only the tests that ask for its
+    effects (``outcomes[name]``), with the verifier's reason; the others
+    never see it. ``rejection(name)`` is for tests that expect a refusal.
+    """
+
+    def __init__(self, outcomes: Mapping[str, Outcome]) -> None:
+        self._outcomes = dict(outcomes)
+
+    def __getitem__(self, name: str) -> ProgramEffects:
+        outcome = self._outcomes[name]
+        if outcome.effects is None:
+            assert outcome.error is not None
+            pytest.fail(f"{name} has no effects to test: {outcome.error.message}", pytrace=False)
+        return outcome.effects
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._outcomes  # without asking for the effects
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._outcomes)
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def rejection(self, name: str) -> VerifierError | None:
+        """The verifier's rejection of ``name``; None where it was accepted."""
+        return self._outcomes[name].rejected
+
+    def outcome(self, name: str) -> Outcome:
+        return self._outcomes[name]
+
+
+@pytest.fixture(scope="session")
+def action_effects() -> Outcomes:
+    """``extframe check`` of every bundled action, by name: done once for all tests."""
+    return Outcomes({src.stem: outcome_of(src) for src in sorted(ACTIONS.glob("*.c"))})
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.effects import ProgramEffects
 from analyzer.symbolic import NOT_IN_FLOW_KEY
 from extframe.build import BuildOptions, build, object_for
 from extframe.loader import load_object
 from extframe.manifest import declaration_of, read_declared
 from extframe.packet import diff
 from extframe.vectors import VectorFile, run_vectors, vectors_path
-from tests.conftest import ACTIONS
+from tests.conftest import ACTIONS, Outcomes
 
 pytestmark = pytest.mark.kernel
 SOURCES = sorted(ACTIONS.glob("*.c"))
@@ -66,10 +65,11 @@ def test_vectors_pass(action: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=[s.stem for s in SOURCES])
-def test_the_analyzer_proves_what_the_action_declares(
-    src: Path, action_effects: dict[str, ProgramEffects]
-) -> None:
-    """read_only exactly when declared; every declared write found, and no other."""
+def test_the_analyzer_proves_what_the_action_declares(src: Path, action_effects: Outcomes) -> None:
+    """read_only exactly when declared; every declared write found, and no other.
+
+    An action the verifier refuses fails here, with its reason, and only here.
+    """
     effects = action_effects[src.stem]
     with object_for(src) as obj:
         declared = read_declared(obj)

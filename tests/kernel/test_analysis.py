@@ -7,24 +7,31 @@ analysis, combination) against the table below. The oracle then runs every
 crafted program and every action of actions/ on generated packets with
 BPF_PROG_TEST_RUN: no byte outside the reported write set may change, and a
 ``read_only`` program may change no byte and no metadata.
+
+A crafted program built on a construct some kernels refuse (``NEEDS``) is
+tested by what this kernel does with the construct's probe: where it accepts
+it, as its row says; where it refuses it, the program must be refused too
+and ``extframe check`` must say so, with the verifier's reason, in every
+format.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from analyzer.effects import ProgramEffects
 from extframe.build import build
-from extframe.check import check_file
+from extframe.errors import VerifierError
 from extframe.loader import load_object
 from extframe.packet import diff
 from extframe.testrun import RunInput, run
 from extframe.vectors import VectorFile, apply_setup, vectors_path
-from tests.conftest import ACTIONS, ROOT, cli
+from tests.conftest import ACTIONS, ROOT, Outcomes, cli, outcome_of
+from tests.kernel.probes import Probes
 from tests.ovs_key import flow_key
 from tests.packets import generate, write_offsets
 
@@ -117,24 +124,62 @@ CRAFTED = sorted(EFFECTS.glob("*.c"))
 ACTION_SOURCES = sorted(ACTIONS.glob("*.c"))
 
 
+@dataclass(frozen=True)
+class Needs:
+    """A construct that some kernels refuse, which a crafted program is built on."""
+
+    probe: str  # tests/kernel/progs/probes/PROBE.c uses the construct and nothing else
+    named: str  # what the verifier's refusal of the construct names
+    line: int  # the program's C line with the construct, which a refusal names
+
+
+#: Crafted programs that load only where the kernel accepts a construct.
+NEEDS: dict[str, Needs] = {
+    # 6.18.44 refuses it in tc programs ("bpf_dynptr_slice_rdwr() is not
+    # allowed"); an earlier 6.18 accepted it.
+    "dynptr_slice_write": Needs("dynptr_slice_rdwr", "bpf_dynptr_slice_rdwr", 27),
+}
+
+
 def test_the_table_covers_every_crafted_program() -> None:
     assert {p.stem for p in CRAFTED} == set(TABLE)
+    assert set(NEEDS) <= set(TABLE)
 
 
 @pytest.fixture(scope="module")
-def checked(action_effects: dict[str, ProgramEffects]) -> dict[str, ProgramEffects]:
-    out: dict[str, ProgramEffects] = dict(action_effects)
+def probes(build_dir: Path) -> Probes:
+    """This kernel's verdicts on the probes of ``NEEDS``, each loaded when first asked."""
+    return Probes(build_dir)
+
+
+@pytest.fixture(scope="module")
+def checked(action_effects: Outcomes) -> Outcomes:
+    """Every action and crafted program checked once; a rejection fails only its own tests."""
+    outcomes = {name: action_effects.outcome(name) for name in action_effects}
     for src in CRAFTED:
-        assert src.stem not in out, f"{src.name} would shadow the action of that name"
-        result = check_file(src)
-        assert result.rejected is None, src
-        (analysis,) = result.analyses
-        out[src.stem] = analysis.effects
-    return out
+        assert src.stem not in outcomes, f"{src.name} would shadow the action of that name"
+        outcomes[src.stem] = outcome_of(src)
+    return Outcomes(outcomes)
+
+
+def refused_here(name: str, probes: Probes) -> bool:
+    """Whether this kernel refuses the construct ``name`` is built on (its probe says so)."""
+    needs = NEEDS.get(name)
+    return needs is not None and not probes(needs.probe).accepted
+
+
+def assert_refused(name: str, checked: Outcomes) -> None:
+    """Where the probe is refused, the program is too: what is reported is tested below."""
+    rejection = checked.rejection(name)
+    assert rejection is not None, f"the kernel refuses {NEEDS[name].probe}.c but loaded {name}"
+    assert rejection.program == name
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
-def test_verdict_and_write_set(name: str, checked: dict[str, ProgramEffects]) -> None:
+def test_verdict_and_write_set(name: str, checked: Outcomes, probes: Probes) -> None:
+    if refused_here(name, probes):
+        assert_refused(name, checked)
+        return
     e, want = checked[name], TABLE[name]
     assert e.verdict == want.verdict, e.reasons
     assert {(w.offset_min, w.offset_max, w.via) for w in e.packet_writes} == want.writes
@@ -146,20 +191,26 @@ def test_verdict_and_write_set(name: str, checked: dict[str, ProgramEffects]) ->
 
 
 @pytest.mark.parametrize("name", sorted(n for n, x in TABLE.items() if x.writes))
-def test_every_write_names_its_c_line(name: str, checked: dict[str, ProgramEffects]) -> None:
+def test_every_write_names_its_c_line(name: str, checked: Outcomes, probes: Probes) -> None:
+    if refused_here(name, probes):
+        assert_refused(name, checked)
+        return
     for w in checked[name].packet_writes:
         assert w.source is not None and w.source.split(":")[0] in (f"{name}.c", "extframe.h")
         assert w.fields, w
 
 
-def test_direct_stores_are_seen_by_both_witnesses(checked: dict[str, ProgramEffects]) -> None:
+def test_direct_stores_are_seen_by_both_witnesses(checked: Outcomes, probes: Probes) -> None:
     for name, want in TABLE.items():
+        if refused_here(name, probes):
+            assert_refused(name, checked)
+            continue
         for w in checked[name].packet_writes:
             if w.via == "store" and w.insn not in want.disagree:
                 assert w.evidence == ["static", "verifier"], (name, w)
 
 
-def test_fields_follow_the_checks_the_program_made(checked: dict[str, ProgramEffects]) -> None:
+def test_fields_follow_the_checks_the_program_made(checked: Outcomes) -> None:
     # store_fixed compares the ethertype with 0x0800 before writing byte 22.
     (w,) = checked["store_fixed"].packet_writes
     assert w.fields == ["ip.ttl"]
@@ -167,7 +218,7 @@ def test_fields_follow_the_checks_the_program_made(checked: dict[str, ProgramEff
     assert "tcp.csum" in csum.fields
 
 
-def test_a_global_function_is_named_from_its_callers(checked: dict[str, ProgramEffects]) -> None:
+def test_a_global_function_is_named_from_its_callers(checked: Outcomes) -> None:
     """The kernel verifies a global function for any argument; the names follow the callers.
 
     global_udp_port writes only the UDP destination port, so only udp.dst;
@@ -182,7 +233,7 @@ def test_a_global_function_is_named_from_its_callers(checked: dict[str, ProgramE
     assert checked["global_two_callers"].flow_key_affected
 
 
-def test_the_last_turn_of_a_counted_loop_is_named(checked: dict[str, ProgramEffects]) -> None:
+def test_the_last_turn_of_a_counted_loop_is_named(checked: Outcomes) -> None:
     """loop_ne_bound writes tcp + 4 .. tcp + 12; only byte 12 is in the flow key."""
     e = checked["loop_ne_bound"]
     (w,) = e.packet_writes
@@ -191,7 +242,7 @@ def test_the_last_turn_of_a_counted_loop_is_named(checked: dict[str, ProgramEffe
 
 
 def test_a_store_that_keeps_a_fields_bits_does_not_write_it(
-    checked: dict[str, ProgramEffects],
+    checked: Outcomes,
 ) -> None:
     """``(b & 0xf0) | dscp`` keeps the IPv6 version; a value one bit wider does not."""
     assert [w.fields for w in checked["bits_tc_keep"].packet_writes] == [["ipv6.tc"]] * 2
@@ -201,7 +252,7 @@ def test_a_store_that_keeps_a_fields_bits_does_not_write_it(
 
 
 def test_a_position_is_stale_once_a_byte_it_was_computed_from_is_written(
-    checked: dict[str, ProgramEffects],
+    checked: Outcomes,
 ) -> None:
     """The checksum position 14 + 4·ihl + 16 is in the IP options after ihl := 15."""
     for w in checked["stale_position"].packet_writes:
@@ -222,7 +273,7 @@ def test_a_position_is_stale_once_a_byte_it_was_computed_from_is_written(
     ],
 )
 def test_every_field_a_run_changes_is_named(
-    name: str, ethertype: bytes, checked: dict[str, ProgramEffects], build_dir: Path
+    name: str, ethertype: bytes, checked: Outcomes, build_dir: Path
 ) -> None:
     """The field names against the packets: scapy reads the fields bit by bit."""
     named = {f for w in checked[name].packet_writes for f in w.fields}
@@ -277,7 +328,7 @@ def _ext_chain_frames() -> list[bytes]:
 
 @pytest.mark.parametrize("name", ["v6ext_before_l4", "v6ext_tcp_port", "v6ext_global_port"])
 def test_a_write_behind_an_ipv6_chain_that_changes_the_key_is_named_so(
-    name: str, checked: dict[str, ProgramEffects], build_dir: Path
+    name: str, checked: Outcomes, build_dir: Path
 ) -> None:
     """Guards against a false narrowing behind IPv6 extension-header chains (issue 4).
 
@@ -301,7 +352,7 @@ def test_a_write_behind_an_ipv6_chain_that_changes_the_key_is_named_so(
     assert key_changed >= 18, key_changed  # every tag count and chain, for its protocol
 
 
-def test_bundled_actions(checked: dict[str, ProgramEffects]) -> None:
+def test_bundled_actions(checked: Outcomes) -> None:
     assert checked["port_counter"].verdict == "read_only"
     assert checked["port_filter"].verdict == "read_only"
     dec = checked["dec_ttl"]
@@ -325,9 +376,18 @@ MAX_FRAME = 1 << 16
 
 @pytest.mark.parametrize("src", [*CRAFTED, *ACTION_SOURCES], ids=lambda p: p.stem)
 def test_no_byte_outside_the_write_set_ever_changes(
-    src: Path, checked: dict[str, ProgramEffects], build_dir: Path
+    src: Path, checked: Outcomes, probes: Probes, build_dir: Path
 ) -> None:
-    """Random frames, and for an action its own vectors' packets, with its maps set up."""
+    """Random frames, and for an action its own vectors' packets, with its maps set up.
+
+    A crafted program this kernel cannot load (its probe is refused) is refused here too.
+    """
+    if refused_here(src.stem, probes):
+        obj_path = build(src, build_dir / f"oracle_{src.stem}.o")
+        with pytest.raises(VerifierError) as refused, load_object(obj_path):
+            pass
+        assert refused.value.program == src.stem
+        return
     effects = checked[src.stem]
     allowed: set[int] = set()
     unbounded_from: int | None = None
@@ -424,6 +484,90 @@ def test_check_of_a_rejected_program_reports_unknown_and_exits_3() -> None:
     assert any("rejected" in x and "reject_pkt.c:10" in x for x in rejected["reasons"])
     assert ok["verdict"] == "read_only"
     assert "reject_pkt.c:10" in r.stderr
+
+
+#: How each format words a rejection: the verifier's reason and the C line
+#: (FILE.c:LINE) it names (extframe/check.py ``_rejection``, analyzer/effects.py,
+#: extframe/cli.py, extframe/gate.py ``_rejected``).
+_REASON_JSON_AND_TEXT = re.compile(
+    r"the verifier rejected the program: (?P<reason>.+) \((?P<where>[^()\s]+:\d+)\)$"
+)
+
+
+def _reason_stderr(program: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^extframe: verifier rejected .+?: {re.escape(program)}: "
+        r"(?P<reason>.+) \((?P<where>[^()\s]+:\d+)\)$"
+    )
+
+
+def _reason_sarif(program: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^the verifier rejected {re.escape(program)} at (?P<where>[^()\s]+:\d+): (?P<reason>.+)$"
+    )
+
+
+def _the_reason(pattern: re.Pattern[str], lines: list[str], where: str) -> str:
+    """The one reason among ``lines`` that ``pattern`` finds, which names the C line ``where``."""
+    found = [m for m in (pattern.search(ln.strip()) for ln in lines) if m]
+    assert len(found) == 1, (pattern.pattern, lines)
+    assert found[0]["where"] == where, (found[0]["where"], lines)
+    return found[0]["reason"]
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_a_construct_the_kernel_refuses_is_reported_with_the_verifiers_reason(
+    name: str, checked: Outcomes, probes: Probes
+) -> None:
+    """Where the kernel refuses the construct: unknown, exit 3, its own line everywhere.
+
+    Text, JSON and SARIF all report the same reason, the line of the
+    verifier's log that says why (never a trace line such as
+    ``mark_precise:`` that the verifier printed after it), and the C line of
+    the construct. Where the kernel accepts it, ``check`` proves the row of
+    TABLE.
+    """
+    needs = NEEDS[name]
+    src = EFFECTS / f"{name}.c"
+    assert needs.named in src.read_text().splitlines()[needs.line - 1]
+    where = f"{src.name}:{needs.line}"
+    r = cli("check", "--json", str(src))
+    (out,) = json.loads(r.stdout)
+    if probes(needs.probe).accepted:
+        assert r.returncode == 0, r.stderr
+        assert out["verdict"] == TABLE[name].verdict and out["kernel"]["accepted"], out
+        return
+    assert r.returncode == 3, r.stderr
+    assert out["verdict"] == "unknown"
+    reasons = {"json": _the_reason(_REASON_JSON_AND_TEXT, out["reasons"], where)}
+    text = cli("check", str(src))
+    assert text.returncode == 3, text.stderr
+    stdout = text.stdout.splitlines()
+    reasons["text (stdout)"] = _the_reason(_REASON_JSON_AND_TEXT, stdout, where)
+    stderr = text.stderr.splitlines()
+    reasons["text (stderr)"] = _the_reason(_reason_stderr(name), stderr, where)
+    sarif = cli("check", "--sarif", str(src))
+    assert sarif.returncode == 3, sarif.stderr
+    results = [
+        x
+        for run in json.loads(sarif.stdout)["runs"]
+        for x in run["results"]
+        if x["ruleId"] == "verifier-rejected"
+    ]
+    assert len(results) == 1, results
+    (result,) = results
+    messages = [result["message"]["text"]]
+    reasons["sarif"] = _the_reason(_reason_sarif(name), messages, where)
+    (location,) = result["locations"]
+    assert location["physicalLocation"]["region"]["startLine"] == needs.line
+    # One reason in every format, and it is the verifier's own line.
+    assert len(set(reasons.values())) == 1, reasons
+    reason = reasons["json"]
+    assert needs.named in reason, reasons
+    assert "mark_precise" not in reason, reasons
+    rejection = checked.rejection(name)
+    assert rejection is not None
+    assert reason in {ln.strip() for ln in rejection.log.splitlines()}, (reason, rejection.log)
 
 
 def test_check_of_an_object_built_elsewhere(build_dir: Path) -> None:
