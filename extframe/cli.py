@@ -8,6 +8,7 @@ units in their names, errors as ``{"error": "..."}``).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -860,6 +861,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A file name is bytes to Linux: one that is not UTF-8 is printed as the
+    # bytes it is, whatever the locale, never a UnicodeEncodeError.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     args = parser().parse_args(argv)
     action, render = COMMANDS[args.command]
     try:

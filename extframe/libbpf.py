@@ -48,6 +48,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "bpf_map__value_size": (ctypes.c_uint32, [c_void_p]),
     "bpf_map__max_entries": (ctypes.c_uint32, [c_void_p]),
     "bpf_map__is_internal": (ctypes.c_bool, [c_void_p]),
+    "bpf_map__set_pin_path": (ctypes.c_int, [c_void_p, ctypes.c_char_p]),
     "libbpf_bpf_prog_type_str": (ctypes.c_char_p, [ctypes.c_int]),
     "libbpf_bpf_map_type_str": (ctypes.c_char_p, [ctypes.c_int]),
     "bpf_obj_pin": (ctypes.c_int, [ctypes.c_int, ctypes.c_char_p]),

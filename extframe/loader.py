@@ -2,21 +2,27 @@
 
 open → load → close, as libbpf does it: ``load_object()`` opens the ELF with
 libbpf, creates its maps, applies relocations and loads every program with a
-level-2 verifier log of its own. A log the kernel could not fit makes the load
-fail with ENOSPC even when verification passed; the object is then reopened
-with a buffer four times larger, up to ``LoadOptions.max_log_size``. libbpf 1.1
-cannot pass ``log_true_size`` back (its bpf_attr stops at ``fd_array``), so
-growth is geometric; see docs/decisions/0002-verifier-log.md.
+level-2 verifier log of its own. Each log buffer is 256 MiB of anonymous
+memory that costs nothing until the kernel writes into it, so one load gets
+the whole log of every program the kernel can verify. A log that does not
+fit makes the load fail with ENOSPC even when verification passed; the
+object is then loaded once more at log level 1 (the path to an error only):
+the verifier's verdict and, for a rejection, its reason and C line. See
+docs/decisions/0002-verifier-log.md.
 
-Past the limit the program is loaded without a log and ``log_complete`` is
-False, so that no caller can take a truncated log for a whole one.
+When the level-2 log cannot be had whole, ``log_complete`` is False, so that
+no caller can take a truncated log for a whole one. Maps that ask libbpf to
+pin them by name (``LIBBPF_PIN_BY_NAME``) are not pinned: extframe pins what
+it keeps itself (``extframe.bpffs``), and loading leaves bpffs as it was.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,7 @@ PROG_TYPES: dict[str, int] = {"tc": libbpf.PROG_TYPE_SCHED_CLS, "xdp": libbpf.PR
 # Verifier log levels (include/uapi/linux/bpf.h): BPF_LOG_LEVEL1 = 1,
 # BPF_LOG_LEVEL2 = 2, BPF_LOG_STATS = 4. libbpf 1.1 accepts at most 7, so
 # BPF_LOG_FIXED (8) is out of reach here.
+LOG_LEVEL1 = 1
 LOG_STATS = 4
 
 
@@ -44,13 +51,15 @@ class LoadOptions:
     section names say (for objects built with non-standard section names).
     ``log_level``: 2 records the register state at every instruction (what
     the analyzer reads), 1 only the path to an error, 0 nothing.
-    ``log_size``: the first log buffer, in bytes, per program.
-    ``max_log_size``: the largest buffer tried before giving up on a whole log.
+    ``log_size``: the first log buffer, in bytes, per program; its memory is
+    only used as far as the kernel writes, so the default is the largest.
+    ``max_log_size``: the largest buffer tried before giving up on a whole log
+    (a smaller first buffer grows fourfold on ENOSPC up to it).
     """
 
     prog_type: str | None = None
     log_level: int = 2
-    log_size: int = 1 << 20
+    log_size: int = 256 << 20
     max_log_size: int = 256 << 20
 
 
@@ -261,14 +270,14 @@ def _crashes_libbpf(data: bytes) -> int | None:
 
 
 def _open(
-    data: bytes, path: Path, name: str, messages: list[str]
+    data: bytes, path: Path, name: bytes, messages: list[str]
 ) -> tuple[int, ctypes.Array[ctypes.c_char]]:
     lib = libbpf.lib()
     buf = ctypes.create_string_buffer(data, len(data))
     # Without an object name libbpf makes one from the buffer's address,
     # and internal maps (NAME.rodata, …) would change name on every load.
     opts = libbpf.ObjectOpenOpts(sz=ctypes.sizeof(libbpf.ObjectOpenOpts))
-    opts.object_name = name.encode()
+    opts.object_name = name
     handle = lib.bpf_object__open_mem(buf, len(data), ctypes.byref(opts))
     if not handle:
         err = ctypes.get_errno()
@@ -327,18 +336,82 @@ def load_object(
     while True:
         with libbpf.capture_messages() as messages:
             result = _try_load(data, path, options, log_level, log_size, messages)
-        if result is not None:
+        if isinstance(result, LoadedObject):
             return result
         if log_size >= options.max_log_size:
-            # The log cannot be had whole: load without one, say so.
+            return _load_without_the_log(data, path, options)
+        log_size = min(log_size * 4, options.max_log_size)
+
+
+def _load_without_the_log(data: bytes, path: Path, options: LoadOptions) -> LoadedObject:
+    """Load an object whose level-2 log does not fit: the verdict, without that log.
+
+    Level 1 logs only the path to an error, so a program the verifier
+    rejects (over the 1,000,000-instruction limit, say) still gets its
+    reason and C line; one it accepts is loaded with ``log_complete`` False.
+    """
+    with libbpf.capture_messages() as messages:
+        result = _try_load(
+            data, path, options, LOG_LEVEL1 | LOG_STATS, options.max_log_size, messages
+        )
+    if isinstance(result, _Overflow):
+        # Even the path to the verdict does not fit: load without any log,
+        # and name a rejection from the tail the kernel kept of the last one.
+        overflow = result
+        try:
             with libbpf.capture_messages() as messages:
                 quiet = _try_load(data, path, options, 0, 0, messages)
-            assert quiet is not None
-            quiet.programs = [
-                LoadedProgram(**{**p.__dict__, "log_complete": False}) for p in quiet.programs
-            ]
-            return quiet
-        log_size = min(log_size * 4, options.max_log_size)
+        except LoadError:
+            raise VerifierError(overflow.program, overflow.log, summarize(overflow.log)) from None
+        assert isinstance(quiet, LoadedObject)
+        result = quiet
+    result.programs = [
+        LoadedProgram(**{**p.__dict__, "log": "", "log_complete": False}) for p in result.programs
+    ]
+    return result
+
+
+#: What an overflowing load keeps of its log: enough for the verifier's reason.
+_OVERFLOW_TAIL_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Overflow:
+    """A load that failed with ENOSPC: ``program``'s log did not fit its buffer.
+
+    ``log`` is what the kernel kept of it: the end, since Linux 6.4 (a
+    rotating log), the beginning before.
+    """
+
+    program: str
+    log: str
+
+
+class _LogBuffer:
+    """A log buffer in anonymous memory: pages the kernel does not write cost nothing."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        # Private anonymous pages: the kernel allocates one when it is written.
+        self._memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self._view = ctypes.c_char.from_buffer(self._memory)
+
+    @property
+    def address(self) -> int:
+        """Where the kernel writes the log."""
+        return ctypes.addressof(self._view)
+
+    def text(self, last: int | None = None) -> str:
+        """The log, up to the NUL the kernel ends it with; only its ``last`` bytes if given."""
+        end = self._memory.find(b"\0")
+        end = end if end >= 0 else self.size
+        start = 0 if last is None else max(0, end - last)
+        return self._memory[start:end].decode(errors="replace")
+
+
+def _object_name(stem: str) -> bytes:
+    """A name libbpf can give the object: map names allow letters, digits and '_'."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", stem).encode()
 
 
 def _try_load(
@@ -348,29 +421,41 @@ def _try_load(
     log_level: int,
     log_size: int,
     messages: list[str],
-) -> LoadedObject | None:
-    """One attempt; None when a log buffer was too small (ENOSPC)."""
+) -> LoadedObject | _Overflow:
+    """One attempt; an ``_Overflow`` when a log buffer was too small (ENOSPC)."""
     lib = libbpf.lib()
-    handle, keep = _open(data, path, path.stem, messages)
+    handle, keep = _open(data, path, _object_name(path.stem), messages)
     try:
         progs = list(_programs(handle))
         if not progs:
             raise ObjectError(f'{path}: no programs in this object; mark one with SEC("tc")')
+        for m in _maps(handle):
+            # LIBBPF_PIN_BY_NAME would pin under /sys/fs/bpf, or reuse a map
+            # pinned there by anyone: what extframe keeps it pins itself.
+            libbpf.check(lib.bpf_map__set_pin_path(m, None), "bpf_map__set_pin_path")
         types = [_choose_type(p, path, options) for p in progs]
-        bufs: list[ctypes.Array[ctypes.c_char] | None] = []
+        bufs: list[_LogBuffer | None] = []
         for p in progs:
-            buf = ctypes.create_string_buffer(log_size) if log_level else None
+            buf = _LogBuffer(log_size) if log_level else None
             if buf is not None:
-                libbpf.check(lib.bpf_program__set_log_buf(p, buf, log_size), "set_log_buf")
+                libbpf.check(lib.bpf_program__set_log_buf(p, buf.address, log_size), "set_log_buf")
             libbpf.check(lib.bpf_program__set_log_level(p, log_level), "set_log_level")
             bufs.append(buf)
         ret = lib.bpf_object__load(handle)
-        logs = [b.value.decode(errors="replace") if b is not None else "" for b in bufs]
+        if ret == -errno.ENOSPC and log_level:
+            # libbpf stops at the first program that fails: the last with a log.
+            tails = [
+                (p, b.text(_OVERFLOW_TAIL_SIZE) if b else "")
+                for p, b in zip(progs, bufs, strict=True)
+            ]
+            failed = [(p, log) for p, log in tails if log]
+            name = lib.bpf_program__name(failed[-1][0]).decode() if failed else "?"
+            lib.bpf_object__close(handle)
+            return _Overflow(name, failed[-1][1] if failed else "")
+        logs = [b.text() if b is not None else "" for b in bufs]
+        del bufs
         if ret < 0:
             err = -ret
-            if err == errno.ENOSPC and log_level:
-                lib.bpf_object__close(handle)
-                return None
             _raise_load_failure(path, progs, logs, err, messages)
         programs = [
             LoadedProgram(

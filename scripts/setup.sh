@@ -19,11 +19,12 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages. Keep this list in step with README.md ("What set-up
 # installs"). python3-bpfcc is Debian's bcc; never the PyPI package "bcc".
-# netsniff-ng (trafgen) and python3-matplotlib are for `make bench`.
+# netsniff-ng (trafgen) and python3-matplotlib are for `make bench`; strace
+# lets a test count the bpf() calls of one command.
 packages=(
     clang llvm libbpf-dev bpftool
     python3-bpfcc python3-venv python3-pip
-    iproute2 iputils-ping ethtool procps tcpdump tshark libpcap0.8
+    iproute2 iputils-ping ethtool procps tcpdump tshark libpcap0.8 strace
     openvswitch-source autoconf automake libtool
     netsniff-ng python3-matplotlib
 )

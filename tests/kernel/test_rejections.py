@@ -1,0 +1,156 @@
+"""What ``extframe check`` says of programs the kernel refuses, and what it leaves behind.
+
+Real rejections of the running kernel (the sources of the log fixtures in
+tests/unit/data/logs/): each must exit 3 with the verifier's own error line
+as the reason, the same line in text, JSON and SARIF. A program over the
+1,000,000-instruction limit is one of them, although its level-2 log
+(about 1 GB) fits no buffer. A check verifies a program once, and leaves
+bpffs as it found it even when the object's maps ask libbpf to pin them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer.verifier_log import summarize
+from extframe.build import build
+from extframe.errors import VerifierError
+from extframe.loader import load_object
+from tests.conftest import ROOT, cli
+
+pytestmark = pytest.mark.kernel
+LOGS = ROOT / "tests" / "unit" / "data" / "logs"
+PROGS = ROOT / "tests" / "kernel" / "progs"
+REJECTED = [
+    *sorted(LOGS.glob("reject_*.c")),
+    LOGS / "rejected.c",
+    PROGS / "reject_pkt.c",
+]
+
+
+def _verifier_log(src: Path, out: Path) -> str:
+    """The log of the kernel's refusal of ``src``, loaded directly."""
+    with pytest.raises(VerifierError) as refused:
+        load_object(build(src, out / f"{src.stem}.o"))
+    return refused.value.log
+
+
+@pytest.mark.parametrize("src", REJECTED, ids=lambda p: p.stem)
+def test_a_rejection_is_exit_3_with_the_verifiers_line_in_every_format(
+    src: Path, tmp_path: Path
+) -> None:
+    log = _verifier_log(src, tmp_path)
+    summary = summarize(log)
+    lines = log.splitlines()
+    # The reason is the verifier's error line (with the next one when the
+    # first is short), never a trace line that happens to come last.
+    first = summary.reason.split(": ", 1)[0] if len(lines) and summary.reason not in lines else None
+    assert summary.reason in lines or first in lines, summary.reason
+    assert not re.match(r"mark_precise|(cur|old) state|verification time|processed", summary.reason)
+    where = f"{summary.source_file}:{summary.source_line}"
+    assert summary.source_file == src.name
+
+    text = cli("check", str(src))
+    assert text.returncode == 3, text.stderr
+    assert f"{summary.reason} ({where})" in text.stdout
+    assert text.stderr.strip().splitlines()[-1].endswith(f"{summary.reason} ({where})")
+
+    as_json = cli("check", "--json", str(src))
+    assert as_json.returncode == 3
+    (program,) = json.loads(as_json.stdout)
+    assert program["verdict"] == "unknown"
+    assert f"the verifier rejected the program: {summary.reason} ({where})" in program["reasons"]
+
+    sarif = cli("check", "--sarif", str(src))
+    assert sarif.returncode == 3
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    (result,) = [r for r in results if r["ruleId"] == "verifier-rejected"]
+    assert result["message"]["text"].endswith(f" at {where}: {summary.reason}")
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] == summary.source_line
+
+
+def test_over_the_instruction_limit_is_a_rejection_with_its_reason_and_line(
+    tmp_path: Path,
+) -> None:
+    """Its level-2 log does not fit 256 MiB: the verdict comes from a level-1 load."""
+    src = LOGS / "reject_too_large.c"
+    r = cli("check", "--json", str(src))
+    assert r.returncode == 3, r.stderr
+    (program,) = json.loads(r.stdout)
+    (reason,) = program["reasons"]
+    assert re.search(
+        r"BPF program is too large\. Processed \d+ insn \(reject_too_large\.c:1\d\)", reason
+    )
+    assert "load failed" not in r.stderr and "Traceback" not in r.stderr
+
+
+def _prog_loads(src: Path, program: str) -> int:
+    """How many BPF_PROG_LOAD calls for ``program`` one ``extframe check`` makes."""
+    trace = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=bpf", "-e", "signal=none", "-s", "0",
+         sys.executable, "-m", "extframe", "check", str(src)],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=300,
+    )  # fmt: skip
+    assert trace.returncode in (0, 1), trace.stderr[-2000:]
+    # BPF_OBJ_NAME_LEN is 16: the kernel sees at most 15 characters of the name.
+    named = f'prog_name="{program[:15]}"'
+    return sum("BPF_PROG_LOAD" in ln and named in ln for ln in trace.stderr.splitlines())
+
+
+def test_one_check_verifies_a_program_with_a_multi_megabyte_log_once(tmp_path: Path) -> None:
+    src = PROGS / "big_log.c"
+    with load_object(build(src, tmp_path / "big_log.o")) as obj:
+        prog = obj.program()
+        assert prog.log_complete and len(prog.log) > 4 << 20, len(prog.log)
+    assert shutil.which("strace"), "strace is installed by scripts/setup.sh"
+    assert _prog_loads(src, "big_log") == 1
+
+
+def _bpffs() -> set[tuple[str, int]]:
+    """Every path under /sys/fs/bpf with its inode."""
+    found = set()
+    for top, dirs, files in os.walk("/sys/fs/bpf"):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            found.add((path, os.lstat(path).st_ino))
+    return found
+
+
+def test_check_leaves_bpffs_as_it_was_with_pin_by_name_maps() -> None:
+    """LIBBPF_PIN_BY_NAME maps are not pinned; a second object of the same map name loads."""
+    before = _bpffs()
+    for name in ("pin_by_name", "pin_by_name_other"):
+        r = cli("check", str(PROGS / f"{name}.c"))
+        assert r.returncode == 0, r.stderr
+        assert "read-only" in r.stdout
+        assert _bpffs() == before, name
+    assert not Path("/sys/fs/bpf/extframe_pinned_counter").exists()
+
+
+def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """Paths are bytes to Linux: such a name is checked and shown as it is, no traceback."""
+    odd = tmp_path / os.fsdecode(b"ttl\xff.c")
+    shutil.copy(PROGS / "effects" / "store_fixed.c", odd)
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    for args in (["check"], ["check", "--json"], ["build", "-o", str(tmp_path / "x.o")]):
+        r = subprocess.run(
+            [sys.executable, "-m", "extframe", *args, str(odd)],
+            capture_output=True, cwd=ROOT, env=env, check=False, timeout=300,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert b"Traceback" not in r.stderr
+        if "--json" in args:
+            (program,) = json.loads(r.stdout)
+            assert program["verdict"] == "writes"
+            assert program["object"] == str(odd)
+        elif args == ["check"]:
+            assert os.fsencode(odd) in r.stdout
