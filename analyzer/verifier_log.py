@@ -32,11 +32,6 @@ from analyzer.helpers import HelperEffect, helper_by_id, kfunc_by_name
 _INSN = re.compile(r"^(?:frame\d+: )?(\d+): \([0-9a-f]{2}\)")
 _SOURCE = re.compile(r"^; (?P<text>.*?)(?: @ (?P<file>[^:@]+):(?P<line>\d+))?$")
 _PROCESSED = re.compile(r"^processed (\d+) insns \(limit (\d+)\)")
-# Statistics the kernel prints after the verdict (log level 4) or around it.
-_TRAILER = re.compile(
-    r"^(verification time \d+ usec|stack depth [\d+]+|processed \d+ insns|"
-    r"(?:mark_read|max_states_per_insn|peak_states|total_states)\b)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,34 +117,20 @@ def processed_insns(log: str) -> int | None:
     return None
 
 
-# Lines the verifier prints after the last instruction of a rejected path
-# that are context, not its reason (kernel/bpf/verifier.c and log.c, 6.x):
-# they are left out wherever they stand, so the reason is the verifier's own
-# error line, never a trace that happens to come last.
-_CONTEXT: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^;"),  # a source line (verbose_linfo)
-    re.compile(r"^(?:frame\d+: )?\d+: (?:R\d|frame\d)"),  # state at an insn (print_verifier_state)
-    re.compile(r"^(?:frame\d+: )?R\d+(?:_[rwD]+)?=\S"),  # a bare register dump
-    re.compile(r"^mark_precise: "),  # precision backtracking (mark_chain_precision)
-    re.compile(r"^(?:cur|old) state: "),  # the two states of "infinite loop detected"
-    re.compile(r"^func#\d+ @\d+$"),  # the subprogram list (check_subprogs)
-    re.compile(r"^Live regs before insn:$|^\s+\d+: [.0-9a-f]+ "),  # compute_live_registers
-    re.compile(r"^from \d+ to \d+: "),  # the start of a path popped from the stack
-    re.compile(r"^(?:caller|callee|returning from callee):$|^ ?to caller at \d+:$"),
-)
-
-
-def _is_context(line: str) -> bool:
-    return any(p.match(line) for p in _CONTEXT)
+# Lines after the last instruction that the level-2 parser does not know but
+# that are an error's context, not the error (kernel/bpf/verifier.c, 6.18):
+# the two states of "infinite loop detected", strongly connected components.
+_CONTEXT = re.compile(r"^(?:(?:cur|old) state: |SCC (?:enter|exit) )")
 
 
 def summarize(log: str) -> LogSummary:
     """The reason, instruction and C source line of a (rejected) log.
 
     The reason is the verifier's first error line after the last instruction
-    it looked at, with statistics and trace lines (``mark_precise:``, state
-    dumps, source lines) left out; a short first line (``Unreleased
-    reference id=2 alloc_insn=12``) gets the next error line as context.
+    it looked at: the lines there that ``parse_log`` does not know, less the
+    context above (statistics, source lines, state dumps, ``mark_precise:``
+    backtracking and liveness are known to it). A short first line
+    (``Unreleased reference id=2 alloc_insn=12``) gets the next as context.
     """
     lines = [ln.rstrip() for ln in log.splitlines() if ln.strip()]
     last_insn_at = -1
@@ -163,8 +144,8 @@ def summarize(log: str) -> LogSummary:
         s = _SOURCE.match(ln)
         if s and s.group("file"):
             src = (s.group("file"), int(s.group("line")), s.group("text"))
-    tail = [ln for ln in lines[last_insn_at + 1 :] if not _TRAILER.match(ln)]
-    reasons = [ln for ln in tail if not _is_context(ln)]
+    after = parse_log(lines[max(last_insn_at, 0) :]).error_lines
+    reasons = [ln for ln in after if not _CONTEXT.match(ln)]
     if not reasons:
         reason = lines[-1] if lines else "empty verifier log"
     elif len(reasons) >= 2 and len(reasons[0]) < 40:

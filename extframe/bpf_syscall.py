@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import struct
 from dataclasses import dataclass
 
@@ -75,6 +76,11 @@ class RawLoad:
             os.close(self.fd)
 
 
+def _kernel_name(name: str) -> bytes:
+    """``name`` as the kernel takes it (bpf_obj_name_cpy): 15 of [A-Za-z0-9_.]."""
+    return re.sub(rb"[^A-Za-z0-9_.]", b"_", os.fsencode(name))[:15]
+
+
 def prog_load(insns: bytes, options: RawLoadOptions | None = None) -> RawLoad:
     """One BPF_PROG_LOAD of ``insns`` (8-byte slots) with the given log."""
     options = options or RawLoadOptions()
@@ -98,7 +104,7 @@ def prog_load(insns: bytes, options: RawLoadOptions | None = None) -> RawLoad:
         ctypes.addressof(log) if log is not None else 0,
         0,
         0,
-        options.name.encode()[:15],
+        _kernel_name(options.name),
     )
     fd = _libc.syscall(SYS_BPF, BPF_PROG_LOAD, attr, _ATTR_SIZE)
     err = ctypes.get_errno() if fd < 0 else 0

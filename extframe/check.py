@@ -115,7 +115,7 @@ def check_file(
                 evidence = KernelEvidence(
                     accepted=False,
                     log=rejection.log if p.name == rejection.program else "",
-                    log_complete=True,
+                    log_complete=rejection.log_complete,
                     error=(
                         _rejection(rejection)
                         if p.name == rejection.program

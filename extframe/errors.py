@@ -60,19 +60,24 @@ class LoadError(ExtframeError):
 class VerifierError(ExtframeError):
     """The kernel verifier rejected a program.
 
-    ``log`` is the complete verifier log; ``summary`` its short form (the
-    verifier's reason and the C source line it points at).
+    ``log`` is the verifier log; ``summary`` its short form (the verifier's
+    reason and the C source line it points at). ``log_complete`` is False
+    when the level-2 log did not fit and ``log`` is the level-1 path to the
+    error, or what the kernel kept of it.
     """
 
     exit_code = 3
 
-    def __init__(self, program: str, log: str, summary: LogSummary) -> None:
+    def __init__(
+        self, program: str, log: str, summary: LogSummary, *, log_complete: bool = True
+    ) -> None:
         where = f" at {summary.source_file}:{summary.source_line}" if summary.source_line else ""
         hint = f" ({summary.hint})" if summary.hint else ""
         super().__init__(f"verifier rejected program {program!r}{where}: {summary.reason}{hint}")
         self.program = program
         self.log = log
         self.summary = summary
+        self.log_complete = log_complete
 
 
 class PinError(ExtframeError):

@@ -22,7 +22,6 @@ import ctypes
 import errno
 import mmap
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,7 +335,7 @@ def load_object(
     while True:
         with libbpf.capture_messages() as messages:
             result = _try_load(data, path, options, log_level, log_size, messages)
-        if isinstance(result, LoadedObject):
+        if result is not None:
             return result
         if log_size >= options.max_log_size:
             return _load_without_the_log(data, path, options)
@@ -349,42 +348,26 @@ def _load_without_the_log(data: bytes, path: Path, options: LoadOptions) -> Load
     Level 1 logs only the path to an error, so a program the verifier
     rejects (over the 1,000,000-instruction limit, say) still gets its
     reason and C line; one it accepts is loaded with ``log_complete`` False.
+    If even that log overflows, a load at level 0 decides; libbpf repeats a
+    failed one at level 1 into the buffer it was given, whose end (a
+    rotating log keeps the end) holds the verifier's reason.
     """
     with libbpf.capture_messages() as messages:
         result = _try_load(
             data, path, options, LOG_LEVEL1 | LOG_STATS, options.max_log_size, messages
         )
-    if isinstance(result, _Overflow):
-        # Even the path to the verdict does not fit: load without any log,
-        # and name a rejection from the tail the kernel kept of the last one.
-        overflow = result
-        try:
-            with libbpf.capture_messages() as messages:
-                quiet = _try_load(data, path, options, 0, 0, messages)
-        except LoadError:
-            raise VerifierError(overflow.program, overflow.log, summarize(overflow.log)) from None
-        assert isinstance(quiet, LoadedObject)
-        result = quiet
+    if result is None:
+        with libbpf.capture_messages() as messages:
+            result = _try_load(data, path, options, 0, _LAST_RESORT_LOG_SIZE, messages)
+    assert result is not None  # only a load with a log level overflows
     result.programs = [
         LoadedProgram(**{**p.__dict__, "log": "", "log_complete": False}) for p in result.programs
     ]
     return result
 
 
-#: What an overflowing load keeps of its log: enough for the verifier's reason.
-_OVERFLOW_TAIL_SIZE = 1 << 20
-
-
-@dataclass(frozen=True)
-class _Overflow:
-    """A load that failed with ENOSPC: ``program``'s log did not fit its buffer.
-
-    ``log`` is what the kernel kept of it: the end, since Linux 6.4 (a
-    rotating log), the beginning before.
-    """
-
-    program: str
-    log: str
+#: The buffer of a load at level 0, for libbpf's level-1 retry of a failure.
+_LAST_RESORT_LOG_SIZE = 1 << 20
 
 
 class _LogBuffer:
@@ -401,17 +384,32 @@ class _LogBuffer:
         """Where the kernel writes the log."""
         return ctypes.addressof(self._view)
 
-    def text(self, last: int | None = None) -> str:
-        """The log, up to the NUL the kernel ends it with; only its ``last`` bytes if given."""
+    def _end(self) -> int:
         end = self._memory.find(b"\0")
-        end = end if end >= 0 else self.size
-        start = 0 if last is None else max(0, end - last)
-        return self._memory[start:end].decode(errors="replace")
+        return end if end >= 0 else self.size
+
+    @property
+    def written(self) -> bool:
+        """Whether the kernel wrote any log into the buffer."""
+        return self._memory[0] != 0
+
+    @property
+    def full(self) -> bool:
+        """Whether the log filled the buffer: it did not fit (the kernel ends it with a NUL)."""
+        return self._end() >= self.size - 1
+
+    def text(self) -> str:
+        """The log, up to the NUL the kernel ends it with."""
+        return self._memory[: self._end()].decode(errors="replace")
 
 
 def _object_name(stem: str) -> bytes:
-    """A name libbpf can give the object: map names allow letters, digits and '_'."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", stem).encode()
+    """The object's name as bytes, whatever the file name's encoding.
+
+    libbpf makes the names of internal maps (``NAME.rodata``) from it and
+    replaces what the kernel does not take in a map name itself.
+    """
+    return os.fsencode(stem)
 
 
 def _try_load(
@@ -421,8 +419,12 @@ def _try_load(
     log_level: int,
     log_size: int,
     messages: list[str],
-) -> LoadedObject | _Overflow:
-    """One attempt; an ``_Overflow`` when a log buffer was too small (ENOSPC)."""
+) -> LoadedObject | None:
+    """One attempt; None when a log did not fit its buffer (ENOSPC).
+
+    ``log_size`` without ``log_level`` gives each program a buffer all the
+    same: libbpf retries a failed level-0 load at level 1 into it.
+    """
     lib = libbpf.lib()
     handle, keep = _open(data, path, _object_name(path.stem), messages)
     try:
@@ -434,29 +436,20 @@ def _try_load(
             # pinned there by anyone: what extframe keeps it pins itself.
             libbpf.check(lib.bpf_map__set_pin_path(m, None), "bpf_map__set_pin_path")
         types = [_choose_type(p, path, options) for p in progs]
-        bufs: list[_LogBuffer | None] = []
-        for p in progs:
-            buf = _LogBuffer(log_size) if log_level else None
+        bufs = [_LogBuffer(log_size) if log_size else None for _ in progs]
+        for p, buf in zip(progs, bufs, strict=True):
             if buf is not None:
                 libbpf.check(lib.bpf_program__set_log_buf(p, buf.address, log_size), "set_log_buf")
             libbpf.check(lib.bpf_program__set_log_level(p, log_level), "set_log_level")
-            bufs.append(buf)
         ret = lib.bpf_object__load(handle)
-        if ret == -errno.ENOSPC and log_level:
-            # libbpf stops at the first program that fails: the last with a log.
-            tails = [
-                (p, b.text(_OVERFLOW_TAIL_SIZE) if b else "")
-                for p, b in zip(progs, bufs, strict=True)
-            ]
-            failed = [(p, log) for p, log in tails if log]
-            name = lib.bpf_program__name(failed[-1][0]).decode() if failed else "?"
+        failed = _failed_program(progs, bufs)
+        if ret == -errno.ENOSPC and log_level and failed is not None and failed[1].full:
             lib.bpf_object__close(handle)
-            return _Overflow(name, failed[-1][1] if failed else "")
+            return None
         logs = [b.text() if b is not None else "" for b in bufs]
-        del bufs
+        del bufs, failed  # their pages go now, not with a traceback
         if ret < 0:
-            err = -ret
-            _raise_load_failure(path, progs, logs, err, messages)
+            _raise_load_failure(path, progs, logs, -ret, messages, whole=bool(log_level & 2))
         programs = [
             LoadedProgram(
                 name=lib.bpf_program__name(p).decode(),
@@ -492,17 +485,31 @@ def _try_load(
     )
 
 
+def _failed_program(
+    progs: list[int], bufs: list[_LogBuffer | None]
+) -> tuple[int, _LogBuffer] | None:
+    """The program a failed load stopped at, with its log buffer.
+
+    libbpf loads programs in order and stops at the first failure: it is
+    the last program whose buffer the kernel wrote.
+    """
+    written = [(p, b) for p, b in zip(progs, bufs, strict=True) if b is not None and b.written]
+    return written[-1] if written else None
+
+
 def _raise_load_failure(
-    path: Path, progs: list[int], logs: list[str], err: int, messages: list[str]
+    path: Path, progs: list[int], logs: list[str], err: int, messages: list[str], *, whole: bool
 ) -> None:
+    """Raise the error of a failed load: the verifier's, when a program has a log.
+
+    ``whole``: the logs are level-2 logs that fitted, not a level-1 path or a tail.
+    """
     lib = libbpf.lib()
-    # libbpf loads programs in order and stops at the first failure: the
-    # failing program is the last one with a log.
     attempted = [(p, log) for p, log in zip(progs, logs, strict=True) if log]
-    failed = attempted[-1] if attempted else None
-    if failed is not None:
-        name = lib.bpf_program__name(failed[0]).decode()
-        raise VerifierError(name, failed[1], summarize(failed[1]))
+    if attempted:
+        prog, log = attempted[-1]
+        name = lib.bpf_program__name(prog).decode()
+        raise VerifierError(name, log, summarize(log), log_complete=whole and is_complete(log))
     if err == errno.EPERM:
         raise LoadError(
             f"{path}: permission denied loading BPF; run as root (needs CAP_BPF and CAP_SYS_ADMIN)"

@@ -165,7 +165,14 @@ def checked(action_effects: Outcomes) -> Outcomes:
 def refused_here(name: str, probes: Probes) -> bool:
     """Whether this kernel refuses the construct ``name`` is built on (its probe says so)."""
     needs = NEEDS.get(name)
-    return needs is not None and not probes(needs.probe).accepted
+    if needs is None:
+        return False
+    refusal = probes(needs.probe).refusal
+    if refusal is None:
+        return False
+    # Refused for the construct, not for something else the probe got wrong.
+    assert needs.named in refusal.summary.reason, refusal.summary.reason
+    return True
 
 
 def assert_refused(name: str, checked: Outcomes) -> None:

@@ -147,3 +147,25 @@ def test_metadata_reaches_the_program_and_comes_back(
         )
     assert res.mark == in_port | arg << 16
     assert res.priority == priority + 1
+
+
+@pytest.mark.parametrize("max_log_size", [512, 128])
+def test_a_rejection_whose_log_does_not_fit_still_names_the_verifiers_reason(
+    objs: dict[str, Path], max_log_size: int
+) -> None:
+    """The 1,000,000-instruction case in small: the level-2 log (741 bytes) overflows.
+
+    At 512 bytes the level-1 path to the error fits; at 128 it overflows too,
+    and libbpf's level-1 retry of a level-0 load fills a buffer of its own.
+    """
+    with pytest.raises(VerifierError) as whole:
+        load_object(objs["reject_pkt"])
+    with pytest.raises(VerifierError) as small:
+        load_object(objs["reject_pkt"], LoadOptions(log_size=32, max_log_size=max_log_size))
+    got, want = small.value.summary, whole.value.summary
+    assert (got.reason, got.source_file, got.source_line) == (
+        want.reason,
+        "reject_pkt.c",
+        10,
+    )
+    assert whole.value.log_complete and not small.value.log_complete

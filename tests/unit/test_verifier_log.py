@@ -120,3 +120,12 @@ def test_the_states_of_an_infinite_loop_are_context() -> None:
     s = summarize(log)
     assert s.reason == "infinite loop detected at insn 4"
     assert s.hint is not None and "bound the loop" in s.hint
+
+
+def test_liveness_and_safe_lines_after_the_last_instruction_are_not_the_reason() -> None:
+    """6.18 prints liveness updates after an exit, and ``from N to M: safe``."""
+    log = _fixture("logs/map_lookup.log")
+    assert "(0) live stack update done" in log and ": safe" in log
+    error = "combined stack size of 2 calls is 544. Too large"
+    cut = log.index("verification time")
+    assert summarize(log[:cut] + error + "\n" + log[cut:]).reason == error
