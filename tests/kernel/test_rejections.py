@@ -159,3 +159,11 @@ def test_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
             assert program["object"] == str(odd)
         elif args == ["check"]:
             assert os.fsencode(odd) in r.stdout
+    raw = tmp_path / os.fsdecode(b"raw-\xff.bin")  # '-' is not in a kernel name either
+    shutil.copy(LOGS / "fixed_write.insns", raw)
+    r = subprocess.run(
+        [sys.executable, "-m", "extframe", "check", "--raw", "--type", "tc", str(raw)],
+        capture_output=True, cwd=ROOT, env=env, check=False, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    assert b": writes;" in r.stdout
