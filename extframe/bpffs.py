@@ -4,6 +4,11 @@ Layout: ``<root>/<name>/prog/<program>`` and ``<root>/<name>/map/<map>``,
 where ``<root>`` is ``/sys/fs/bpf/extframe`` (``$EXTFRAME_BPFFS`` overrides
 ``/sys/fs/bpf``). bpffs refuses names containing '.', so libbpf's internal
 map names (``dec_ttl.rodata``) are pinned with '_' in its place.
+
+bpffs is mode 1777, as /tmp is: any user may create a folder there before
+extframe does. So extframe pins only in folders it owns: ``own_folder``
+creates each folder below the mount point itself (mode 0700) and refuses a
+symbolic link on the way, or a folder another user owns or may write.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +57,65 @@ def fs_type(path: Path) -> str | None:
 def require_bpffs(root: Path) -> None:
     """Raise ``PinError`` unless ``root`` (or where it would be) is on bpffs."""
     probe = root
-    while not probe.exists() and probe != probe.parent:
+    # A symbolic link on the way is own_folder's to refuse, not to follow here.
+    while (probe.is_symlink() or not probe.exists()) and probe != probe.parent:
         probe = probe.parent
     if fs_type(probe) != "bpf":
         mount = bpffs_mount()
         raise PinError(
             f"bpffs is not mounted at {mount}: run `mount -t bpf bpf {mount}` "
             "as root (or `make setup`)"
+        )
+
+
+def own_folder(folder: Path) -> Path:
+    """Make ``folder`` below the bpffs mount point exist as this user's own.
+
+    Every missing folder on the way is created with mode 0700; an existing
+    one must be a real folder (no symbolic link), owned by this user (root)
+    and writable by nobody else, or ``PinError`` says which and what to do.
+    The mount point itself may be world-writable and sticky, as bpffs is.
+    """
+    mount = bpffs_mount()
+    try:
+        parts = folder.relative_to(mount).parts
+    except ValueError:
+        raise PinError(f"{folder} is not below the bpffs mount point {mount}") from None
+    me = os.geteuid()
+    where = mount
+    _check_folder(where, me, may_be_shared=True)
+    for part in parts:
+        where = where / part
+        try:
+            os.mkdir(where, 0o700)  # a umask can only take more away
+            continue
+        except FileExistsError:
+            pass
+        _check_folder(where, me, may_be_shared=False)
+    return folder
+
+
+def _check_folder(path: Path, me: int, *, may_be_shared: bool) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise PinError(f"{path} does not exist: mount bpffs there (`make setup`)") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise PinError(
+            f"{path} is a symbolic link; extframe pins only in folders it owns: "
+            f"remove it (rm {path}) and retry"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise PinError(f"{path} is not a folder: remove it (rm {path}) and retry")
+    if st.st_uid != me:
+        raise PinError(
+            f"{path} belongs to uid {st.st_uid}, not to uid {me}: another user may have "
+            f"planted it; check what it holds, remove it (rm -r {path}) and retry"
+        )
+    if st.st_mode & 0o022 and not (may_be_shared and st.st_mode & stat.S_ISVTX):
+        raise PinError(
+            f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"extframe pins only in folders nobody else may change: chmod go-w {path}"
         )
 
 
@@ -93,10 +151,10 @@ def pin(obj: LoadedObject, name: str, root: Path | None = None) -> Pinned:
     root = root or default_root()
     check_name(name)
     require_bpffs(root)
-    root.mkdir(parents=True, exist_ok=True)
+    own_folder(root)
     folder = root / name
     try:
-        folder.mkdir()
+        folder.mkdir(0o700)
     except FileExistsError:
         raise PinError(
             f"{name!r} is already pinned at {folder}: `extframe unload {name}` first"
@@ -104,8 +162,8 @@ def pin(obj: LoadedObject, name: str, root: Path | None = None) -> Pinned:
     programs: dict[str, Path] = {}
     maps: dict[str, Path] = {}
     try:
-        (folder / "prog").mkdir()
-        (folder / "map").mkdir()
+        (folder / "prog").mkdir(0o700)
+        (folder / "map").mkdir(0o700)
         for p in obj.programs:
             programs[p.name] = _pin_fd(p.fd, folder / "prog" / pin_name(p.name))
         for m in obj.maps:

@@ -154,3 +154,43 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         check=False,
         timeout=300,
     )
+
+
+@dataclass(frozen=True)
+class User:
+    """A real unprivileged user, for tests of what another user can do to extframe."""
+
+    name: str
+    uid: int
+    gid: int
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` as this user (its own uid, gid and no other groups)."""
+        return subprocess.run(
+            list(argv),
+            user=self.uid,
+            group=self.gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def intruder() -> Iterator[User]:
+    """An unprivileged system user created for the test and removed after it."""
+    import pwd
+
+    name = f"eftest{os.getpid()}"
+    subprocess.run(
+        ["useradd", "--system", "--user-group", "--no-create-home",
+         "--shell", "/usr/sbin/nologin", name],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    try:
+        entry = pwd.getpwnam(name)
+        yield User(name, entry.pw_uid, entry.pw_gid)
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
