@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extframe.errors import BuildError
+from extframe.inputs import check_input
 
 #: The folder of the action ABI header, ``extframe.h``.
 ABI_INCLUDE = Path(__file__).resolve().parent.parent / "actions" / "include"
@@ -76,8 +77,7 @@ def build(source: Path, output: Path | None = None, options: BuildOptions | None
     output = output or default_output(source)
     if output.is_dir():
         output = output / (source.stem + ".o")
-    if not source.is_file():
-        raise BuildError(f"{source}: no such file")
+    check_input(source, BuildError)
     if shutil.which(options.clang) is None:
         raise BuildError(f"{options.clang}: compiler not found; run `make setup` (installs clang)")
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")

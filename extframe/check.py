@@ -19,6 +19,7 @@ from analyzer.verifier_log import summarize
 from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
 from extframe.build import object_for
 from extframe.errors import ExtframeError, ObjectError, VerifierError
+from extframe.inputs import read_input
 from extframe.loader import (
     PROG_TYPES,
     LoadedObject,
@@ -160,10 +161,7 @@ def _check_raw(path: Path, prog_type: str | None, kernel: bool) -> Checked:
     """Bare bytecode: less evidence (no names, no lines), loaded with the raw syscall."""
     if prog_type is None:
         raise ExtframeError(f"{path}: raw bytecode has no section name: pass --type tc or xdp")
-    try:
-        code = path.read_bytes()
-    except FileNotFoundError:
-        raise ObjectError(f"{path}: no such file") from None
+    code = read_input(path, ObjectError)
     try:
         program = ProgramSpec.from_bytecode(code, name=path.stem)
     except AnalyzerError as exc:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from analyzer.effects import Analysis, ProgramEffects
 from extframe.check import Checked
+from extframe.errors import ExtframeError
+from extframe.inputs import read_input
 from extframe.lockfile import Difference, Entry, compare, map_item, program_entry
 from extframe.manifest import Declaration
 
@@ -228,8 +230,8 @@ def _text_of(path: Path, line: int) -> str:
     if not line:
         return ""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        lines = read_input(path).decode("utf-8", errors="replace").splitlines()
+    except ExtframeError:
         return ""
     return lines[line - 1] if line <= len(lines) else ""
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from analyzer.verifier_log import is_complete, processed_insns, summarize
 from extframe import libbpf
 from extframe.errors import LoadError, MapError, ObjectError, VerifierError
+from extframe.inputs import read_input
 
 EM_BPF = 247
 
@@ -201,14 +202,7 @@ def read_object(path: Path, label: Path | None = None) -> bytes:
     ``label`` is the name messages use (the ``.c`` it was built from).
     """
     label = label or path
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ObjectError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ObjectError(f"{label}: is a directory, not an object file") from None
-    except OSError as e:
-        raise ObjectError(f"{label}: cannot read: {e.strerror}") from None
+    data = read_input(path, ObjectError, label=label)
     check_elf(data, label)
     return data
 

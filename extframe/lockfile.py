@@ -30,6 +30,7 @@ from typing import Any
 
 from analyzer.effects import ProgramEffects
 from extframe.errors import LockError
+from extframe.inputs import read_input
 from extframe.manifest import DeclaredEffects
 
 LOCK_NAME = "extframe.lock"
@@ -111,12 +112,12 @@ class Lock:
     @classmethod
     def read(cls, path: Path) -> Lock:
         """Read ``path``; a missing or malformed file is a ``LockError``."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             raise LockError(
                 f"{path}: no lock file; write it with `extframe lock ACTION...` and commit it"
-            ) from None
+            )
+        try:
+            text = read_input(path, LockError).decode("utf-8")
         except UnicodeDecodeError:
             raise LockError(f"{path}: not UTF-8 text; rewrite it with `extframe lock`") from None
         try:

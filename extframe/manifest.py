@@ -24,6 +24,7 @@ either place (docs/decisions/0005-check-gate.md)::
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from analyzer.elf import ObjectSpec
 from analyzer.errors import AnalyzerError
 from analyzer.fields import ALL_NAMES
 from analyzer.symbolic import IPV6_EXT
-from extframe.errors import ManifestError, ObjectError
+from extframe.errors import ExtframeError, ManifestError, ObjectError
+from extframe.inputs import read_input
 
 #: The names an action may declare: analyzer/fields.py is the one table.
 DECLARABLE: frozenset[str] = ALL_NAMES
@@ -161,10 +163,10 @@ def manifest_path(action: Path) -> Path:
 def read_manifest(action: Path) -> EffectsManifest | None:
     """The manifest beside ``action``, or None when there is none."""
     path = manifest_path(action)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
+    try:
+        text = read_input(path, ManifestError).decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError(f"{path}: not UTF-8 text") from None
     try:
@@ -183,8 +185,8 @@ _MACRO_LINE = re.compile(r"^\s*EXTFRAME_EFFECTS\s*\(")
 def _line_of(path: Path, pattern: re.Pattern[str]) -> int:
     """The first line of ``path`` that ``pattern`` matches, 1-based; 0 when none or unreadable."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        lines = read_input(path).decode("utf-8", errors="replace").splitlines()
+    except ExtframeError:
         return 0
     return next((n for n, text in enumerate(lines, 1) if pattern.match(text)), 0)
 

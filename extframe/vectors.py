@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from extframe import packet as packets
 from extframe.errors import ExtframeError, VectorError
+from extframe.inputs import read_input
 from extframe.loader import LoadedMap, LoadedObject
 from extframe.mapview import MapTypes, map_types, show
 from extframe.testrun import RunInput, run
@@ -90,11 +91,9 @@ class VectorFile(_Strict):
     def load(cls, path: Path) -> VectorFile:
         """Read and validate ``path``."""
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(read_input(path, VectorError).decode())
             return cls.model_validate(data)
-        except FileNotFoundError:
-            raise VectorError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError as e:
             raise VectorError(f"{path}: cannot read: {e}") from None
         except tomllib.TOMLDecodeError as e:
             raise VectorError(f"{path}: not valid TOML: {e}") from e

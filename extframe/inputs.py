@@ -1,0 +1,88 @@
+"""Reading the files a user names: regular files only, and no more than a limit.
+
+A CI gate reads whatever a repository holds: a FIFO would hang it, and a
+symbolic link to /dev/zero would fill its memory. Every file extframe reads
+on a user's word (objects, raw bytecode, sources, lock files, manifests,
+test vectors) goes through ``read_input``, which refuses anything but a
+regular file and anything larger than ``MAX_INPUT_SIZE``, in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from extframe.errors import ExtframeError
+
+#: The largest file extframe reads, in bytes. The largest public BPF objects
+#: are a few MiB; their sources, lock files and vectors far less.
+MAX_INPUT_SIZE = 64 << 20
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_input(
+    path: Path,
+    error: type[ExtframeError] = ExtframeError,
+    *,
+    label: Path | None = None,
+    limit: int = MAX_INPUT_SIZE,
+) -> bytes:
+    """The bytes of the regular file ``path``; ``error`` (one line) for anything else.
+
+    ``label`` is the name messages use. A FIFO is opened without blocking
+    and refused before anything is read from it.
+    """
+    label = label or path
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise error(f"{label}: no such file") from None
+    except OSError as e:
+        raise error(f"{label}: cannot read: {e.strerror}") from None
+    try:
+        _refuse_unless_regular(os.fstat(fd), label, limit, error)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        try:
+            data = f.read(limit + 1)  # a file may grow after fstat
+        except OSError as e:
+            raise error(f"{label}: cannot read: {e.strerror}") from None
+    if len(data) > limit:
+        raise error(_too_large(label, limit))
+    return data
+
+
+def check_input(path: Path, error: type[ExtframeError] = ExtframeError) -> None:
+    """``read_input``'s refusals without reading: for a file another program reads (clang)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read: {e.strerror}") from None
+    _refuse_unless_regular(st, path, MAX_INPUT_SIZE, error)
+
+
+def _refuse_unless_regular(
+    st: os.stat_result, label: Path, limit: int, error: type[ExtframeError]
+) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a file")
+        raise error(f"{label}: cannot read: {kind}, not a regular file (extframe reads only those)")
+    if st.st_size > limit:
+        raise error(_too_large(label, limit))
+
+
+def _too_large(label: Path, limit: int) -> str:
+    return f"{label}: larger than the {limit >> 20} MiB extframe reads (inputs.MAX_INPUT_SIZE)"
