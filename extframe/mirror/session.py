@@ -203,7 +203,7 @@ class Mirror:
         self._refuse_conflicts(table)
         self._check_match(match)
         try:
-            sw.state_dir.mkdir(parents=True, exist_ok=True)
+            sw.own_state_dir()
             write_action(
                 self.source,
                 opts.expression,

@@ -111,7 +111,10 @@ def read_record(switch: Switch, name: str) -> Record | None:
 def _write_record(switch: Switch, record: Record) -> None:
     path = _record_path(switch, record.name)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(record.model_dump_json(indent=2) + "\n")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(record.model_dump_json(indent=2) + "\n")
     tmp.replace(path)
 
 

@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -333,16 +334,97 @@ class Switch:
                     out.append((bridge, line.strip()))
         return out
 
+    def own_state_dir(self) -> Path:
+        """``state_dir``, this user's own with mode 0700: nobody else opens the lock or records.
+
+        A folder there that is a symbolic link or another user's is refused;
+        one an earlier extframe made with mode 0755 is tightened.
+        """
+        path = self.state_dir
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise OvsError(f"{path} is not a folder (a symbolic link?): remove it and retry")
+        if st.st_uid != os.geteuid():
+            raise OvsError(
+                f"{path} belongs to uid {st.st_uid}, not to uid {os.geteuid()}: another "
+                f"user made it; check it, remove it (rm -r {path}) and retry"
+            )
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(path, 0o700)
+            # Others could open the old lock (and hold a flock on it) before:
+            # a new one is a file nobody else has open.
+            (path / "lock").unlink(missing_ok=True)
+        return path
+
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Serialise extframe's changes to this switch's registry."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.state_dir / "lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+    def lock(self, timeout_s: float | None = None) -> Iterator[None]:
+        """Serialise extframe's changes to this switch's registry.
+
+        Waits at most ``timeout_s`` (default ``$EXTFRAME_LOCK_TIMEOUT_S`` or
+        60) for another command's change, then names the process holding it.
+        """
+        path = self.own_state_dir() / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # an earlier extframe made it 0644
+            waited = _flock(fd, _lock_timeout_s() if timeout_s is None else timeout_s)
+            if waited is not None:
+                raise OvsError(
+                    f"another command has held {path} for {waited:.0f} s "
+                    f"({_flock_holder(os.fstat(fd).st_ino)}): wait for it to finish or stop it"
+                )
             try:
                 yield
             finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _lock_timeout_s() -> float:
+    try:
+        return float(os.environ.get("EXTFRAME_LOCK_TIMEOUT_S", "60"))
+    except ValueError:
+        raise OvsError("EXTFRAME_LOCK_TIMEOUT_S must be a number of seconds") from None
+
+
+def _flock(fd: int, timeout_s: float) -> float | None:
+    """Take an exclusive flock on ``fd``; None once held, or the seconds waited in vain."""
+    start = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            waited = time.monotonic() - start
+            if waited >= timeout_s:
+                return waited
+            time.sleep(0.05)
+
+
+def _flock_holder(inode: int) -> str:
+    """Who holds the flock on ``inode``, from /proc/locks (the kernel's own account)."""
+    try:
+        with open("/proc/locks") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return "holder unknown"
+    for row in rows:
+        # "1: FLOCK  ADVISORY  WRITE 4242 00:1f:123456 0 EOF"
+        if len(row) >= 6 and row[1] == "FLOCK" and row[5].rsplit(":", 1)[-1] == str(inode):
+            pid = row[4]
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                comm = "?"
+            return f"held by pid {pid}, {comm}"
+    return "holder unknown"
 
 
 def _tool_error(name: str, stderr: str) -> str:
