@@ -152,6 +152,29 @@ class LoadedProgram:
         """How many instructions the verifier processed, from its log."""
         return processed_insns(self.log)
 
+    def identity(self) -> tuple[int, str]:
+        """The kernel's id of this program and its tag (hex): what a record binds to."""
+        info = _ProgInfo()
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        lib = libbpf.lib()
+        if lib.bpf_obj_get_info_by_fd(self.fd, ctypes.byref(info), ctypes.byref(size)) < 0:
+            err = ctypes.get_errno()
+            raise LoadError(f"program {self.name}: cannot read its info: {os.strerror(err)}")
+        return info.id, bytes(info.tag).hex()
+
+
+class _ProgInfo(ctypes.Structure):
+    """The start of ``struct bpf_prog_info`` (include/uapi/linux/bpf.h).
+
+    The kernel fills as much of the struct as the caller's size says.
+    """
+
+    _fields_ = [
+        ("type", ctypes.c_uint32),
+        ("id", ctypes.c_uint32),
+        ("tag", ctypes.c_uint8 * 8),
+    ]
+
 
 @dataclass(kw_only=True)
 class LoadedObject:

@@ -52,7 +52,7 @@ from extframe import bpffs
 from extframe.check import load_checked
 from extframe.errors import OvsError
 from extframe.loader import LoadedObject
-from extframe.ovs.switch import Switch, check_action_name
+from extframe.ovs.switch import Registered, Switch, check_action_name
 
 #: bpf/replace keeps the old pins here until the new program is in place.
 #: Longer than 15 characters, so never the name of an action.
@@ -83,6 +83,14 @@ class Record(BaseModel):
     replaced: int = 0
     unrunnable: Unrunnable = "drop"
     reclassify_forced: bool = False
+    #: The kernel's id and tag of the program this proof is about: the
+    #: record speaks for the switch's registration only while it runs it.
+    prog_id: int | None = None
+    prog_tag: str | None = None
+
+    def describes(self, registered: Registered) -> bool:
+        """Whether the switch's registration runs the very program this record proved."""
+        return self.prog_id is not None and self.prog_id == registered.prog_id
 
     def decision(self) -> str:
         """Why the switch re-classifies after this action, or does not, in one phrase."""
@@ -199,12 +207,14 @@ def _reclassify(effects: ProgramEffects, force: bool = False) -> bool:
 def _record(
     name: str,
     action: Path,
+    loaded: LoadedObject,
     effects: ProgramEffects,
     pinned: bpffs.Pinned,
     allow_unknown: bool,
     unrunnable: Unrunnable,
     force_reclassify: bool,
 ) -> Record:
+    prog_id, prog_tag = loaded.program(effects.program).identity()
     return Record(
         name=name,
         source=str(action),
@@ -222,6 +232,8 @@ def _record(
         allow_unknown=allow_unknown,
         registered_at=time.time(),
         unrunnable=unrunnable,
+        prog_id=prog_id,
+        prog_tag=prog_tag,
     )
 
 
@@ -297,7 +309,14 @@ def register(
                 )
                 added = True
                 record = _record(
-                    name, action, effects, pinned, allow_unknown, unrunnable, force_reclassify
+                    name,
+                    action,
+                    loaded,
+                    effects,
+                    pinned,
+                    allow_unknown,
+                    unrunnable,
+                    force_reclassify,
                 )
                 _write_record(switch, record)
             except BaseException:
@@ -352,7 +371,7 @@ def replace(
                 raise
             shutil.rmtree(parked, ignore_errors=True)
             record = _record(
-                name, action, effects, pinned, allow_unknown, unrunnable, force_reclassify
+                name, action, loaded, effects, pinned, allow_unknown, unrunnable, force_reclassify
             )
             if old is not None:
                 record.registered_at = old.registered_at
@@ -393,6 +412,8 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
     out = []
     for name, reg in sorted(switch.registered().items()):
         record = read_record(switch, name)
+        if record is not None and not record.describes(reg):
+            record = None  # the switch runs another program under this name
         counters = switch.counters(name)
         out.append(
             {

@@ -456,3 +456,32 @@ def test_replace_changes_reclassification_with_the_proof(sandbox: Sandbox) -> No
     assert r.returncode == 3
     assert sandbox.switch.registered()["act"] == reg
     assert pins(sandbox.switch.pin_root) == ["act/prog/dec_ttl"]
+
+
+def test_a_record_speaks_only_for_the_program_it_proved(
+    switch: DummySwitch, bpffs_root: Path
+) -> None:
+    """After a raw bpf/del and bpf/add of another program, extframe claims nothing for it."""
+    switch.add_bridge(ports=2)
+    at = ["--switch", str(switch.run_dir)]
+    r = cli("register", "ttl", str(ACTIONS / "dec_ttl.c"), *at)
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(cli("list", "--json", *at).stdout)
+    assert (row["registered_by_extframe"], row["verdict"]) == (True, "writes")
+    record = read_record(Switch(switch.run_dir), "ttl")
+    assert record is not None and record.prog_id == row["prog_id"]
+    assert record.prog_tag is not None and len(record.prog_tag) == 16
+
+    r = cli("load", str(ACTIONS / "port_counter.c"), "--name", "other")
+    assert r.returncode == 0, r.stderr
+    other = bpffs_root / "other" / "prog" / "port_counter"
+    switch.appctl("bpf/del", "ttl")
+    switch.appctl("bpf/add", "ttl", str(other), "reclassify=no")
+    (row,) = json.loads(cli("list", "--json", *at).stdout)
+    assert row["prog_id"] != record.prog_id
+    assert row["registered_by_extframe"] is False
+    assert (row["verdict"], row["source"], row["maps"]) == (None, None, [])
+    text = cli("list", *at).stdout
+    assert "dec_ttl.c" not in text and "writes" not in text, text
+    switch.appctl("bpf/del", "ttl")
+    assert cli("unload", "other").returncode == 0
