@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import os
 import re
+import select
 import signal
 import stat
 import subprocess
@@ -143,7 +144,7 @@ class Switch:
     """A switch's run directory and the tools that talk to it."""
 
     def __init__(self, run_dir: Path, build: Path | None = None) -> None:
-        self.run_dir = run_dir
+        self.run_dir = run_dir.absolute()  # the daemons are told, and later found, by it
         self._build = build
 
     @classmethod
@@ -189,18 +190,17 @@ class Switch:
     # -- processes --------------------------------------------------------------------
 
     def pid(self, daemon: str) -> int | None:
-        """The pid of ``daemon`` if its pid file names a live process."""
+        """The pid of ``daemon`` if its pid file names that very daemon of this run directory.
+
+        A pid file can name any process (a stale file, a reused pid, a file
+        someone wrote): the process must run an executable called
+        ``daemon`` whose command line names this run directory.
+        """
         try:
             pid = int((self.run_dir / f"{daemon}.pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
+        return pid if _is_daemon(pid, daemon, self.run_dir) else None
 
     def running(self) -> bool:
         return self.pid("ovs-vswitchd") is not None and self.pid("ovsdb-server") is not None
@@ -255,16 +255,37 @@ class Switch:
         )
 
     def stop(self) -> bool:
-        """Stop both daemons (``exit --cleanup``, then TERM and KILL); True if one ran."""
-        pids = [p for p in (self.pid("ovs-vswitchd"), self.pid("ovsdb-server")) if p]
-        if self.pid("ovs-vswitchd"):
-            with contextlib.suppress(OvsError):
-                self.appctl("exit", "--cleanup")
-        if self.pid("ovsdb-server"):
-            with contextlib.suppress(OvsError):
-                self.appctl("exit", target="ovsdb-server")
-        _wait_gone(pids)
-        return bool(pids)
+        """Stop both daemons (``exit --cleanup``, then TERM and KILL); True if one ran.
+
+        Only processes proven to be this run directory's daemons are
+        signalled, through a pidfd taken before the proof: a pid reused in
+        between is never hit.
+        """
+        pidfds = {d: fd for d in ("ovs-vswitchd", "ovsdb-server") if (fd := self._pidfd(d))}
+        try:
+            if "ovs-vswitchd" in pidfds:
+                with contextlib.suppress(OvsError):
+                    self.appctl("exit", "--cleanup")
+            if "ovsdb-server" in pidfds:
+                with contextlib.suppress(OvsError):
+                    self.appctl("exit", target="ovsdb-server")
+            _wait_gone(list(pidfds.values()))
+        finally:
+            for fd in pidfds.values():
+                os.close(fd)
+        return bool(pidfds)
+
+    def _pidfd(self, daemon: str) -> int | None:
+        """A pidfd of ``daemon``, proven to be it after the pidfd was taken; or None."""
+        try:
+            pid = int((self.run_dir / f"{daemon}.pid").read_text().strip())
+            fd = os.pidfd_open(pid)
+        except (OSError, ValueError):
+            return None
+        if _is_daemon(pid, daemon, self.run_dir):
+            return fd
+        os.close(fd)
+        return None
 
     # -- tools --------------------------------------------------------------------------
 
@@ -436,29 +457,34 @@ def _tool_error(name: str, stderr: str) -> str:
     return text.removeprefix(f"{name}: ")
 
 
-def _wait_gone(pids: list[int], timeout: float = 10) -> None:
-    """Wait for ``pids`` to exit; TERM and then KILL what does not."""
+def _is_daemon(pid: int, daemon: str, run_dir: Path) -> bool:
+    """Whether ``pid`` runs ``daemon`` (by its executable) for ``run_dir`` (by its arguments)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except PermissionError:
+        exe = os.fsdecode(argv[0])  # another user's process: not ours to signal anyway
+    except OSError:
+        return False  # gone, or a zombie
+    places = {os.fsencode(run_dir), os.fsencode(run_dir.resolve())}
+    named = any(place in arg for arg in argv for place in places)
+    return os.path.basename(exe) == daemon and named
+
+
+def _wait_gone(pidfds: list[int], timeout: float = 10) -> None:
+    """Wait for the processes of ``pidfds`` to exit; TERM and then KILL what does not."""
     deadline = time.monotonic() + timeout
     for sig in (None, signal.SIGTERM, signal.SIGKILL):
         if sig is not None:
-            for pid in pids:
+            for fd in pidfds:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
+                    signal.pidfd_send_signal(fd, sig)
             deadline = time.monotonic() + timeout / 2
         while time.monotonic() < deadline:
-            if not any(_alive(p) for p in pids):
+            # A pidfd is readable once its process has exited (a zombie included).
+            if not any(select.select([fd], [], [], 0)[0] == [] for fd in pidfds):
                 return
             time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is gone for every purpose here.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
