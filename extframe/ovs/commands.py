@@ -36,7 +36,7 @@ SWITCH_HELP = (
 
 
 def _sandbox(args: argparse.Namespace) -> Sandbox:
-    return Sandbox(Path(args.run_dir) if args.run_dir else None)
+    return Sandbox(Path(args.run_dir) if args.run_dir else None, prefix=args.prefix)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> Result:
@@ -246,6 +246,12 @@ def add_parsers(
         "--hosts", type=int, default=0, help=f"hosts to attach, 0 to {MAX_HOSTS} (start)"
     )
     p.add_argument("--run-dir", help="the sandbox's run directory (default /run/extframe/sandbox)")
+    p.add_argument(
+        "--prefix",
+        help="names of its namespaces and interfaces, PREFIX-hN and PREFIX-sw (at most 10 "
+        "letters and digits; default efsb for the default run directory, efs and a hash "
+        "of the run directory for another); one sandbox's prefix is never another's",
+    )
     common(p, type_opt=False)
 
     for verb, what in (("register", "add"), ("replace", "swap in")):

@@ -19,11 +19,15 @@ switch reads from its AF_PACKET socket carry complete checksums.
 ``start`` is idempotent: on a running sandbox it only adds missing hosts.
 ``stop`` leaves nothing behind: no process, no pin of an action registered
 there, no namespace, no interface; only the log files stay in the run
-directory. The default prefix is ``efsb``.
+directory. The default prefix is ``efsb`` for the default run directory and
+``efs`` with a hash of the run directory for any other, so two sandboxes
+never share names; a prefix is claimed in ``/run/extframe/prefixes/`` while
+its sandbox lives, and a second sandbox asking for it is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +41,15 @@ from extframe.ovs.switch import Switch, sandbox_run_dir
 BRIDGE = "br0"
 MAX_HOSTS = 9
 DEFAULT_PREFIX = "efsb"
+#: One file per claimed prefix, holding the run directory of its sandbox.
+PREFIX_CLAIMS = Path("/run/extframe/prefixes")
+
+
+def default_prefix(run_dir: Path) -> str:
+    """``efsb`` for the default sandbox; ``efs`` and 7 hex digits of the run directory else."""
+    if run_dir.absolute() == sandbox_run_dir().absolute():
+        return DEFAULT_PREFIX
+    return "efs" + hashlib.sha256(os.fsencode(run_dir.resolve())).hexdigest()[:7]
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,7 @@ class Sandbox:
         self.run_dir = run_dir or sandbox_run_dir()
         self.switch = Switch(self.run_dir)
         saved = self._state()
-        self.prefix: str = prefix or str(saved.get("prefix") or DEFAULT_PREFIX)
+        self.prefix: str = prefix or str(saved.get("prefix") or default_prefix(self.run_dir))
         if len(self.prefix) > 10 or not self.prefix.replace("_", "").isalnum():
             raise OvsError(f"sandbox prefix {self.prefix!r}: at most 10 letters and digits")
 
@@ -140,6 +153,7 @@ class Sandbox:
                 "the sandbox needs root (network namespaces, bpffs, raw sockets): run as root"
             )
         _ = self.switch.build  # fails early and clearly when OVS is not built
+        self._claim()
         started = False
         if not self.switch.running():
             self._clean_leftovers()
@@ -228,10 +242,15 @@ class Sandbox:
     # -- stop --------------------------------------------------------------------------
 
     def stop(self) -> dict[str, object]:
-        """Stop the daemons and remove hosts, pins and run files (logs stay)."""
+        """Stop the daemons and remove hosts, pins and run files (logs stay).
+
+        Namespaces and interfaces of the prefix are removed only while this
+        sandbox holds the prefix: never another sandbox's hosts.
+        """
         sw = self.switch
         was_running = sw.stop()
-        removed_hosts = self._remove_hosts()
+        removed_hosts = self._remove_hosts() if self._claimant() in (None, self._me) else []
+        self._release()
         pins = sorted(str(p) for p in sw.pin_root.rglob("*") if not p.is_dir())
         shutil.rmtree(sw.pin_root, ignore_errors=True)
         if self.run_dir.is_dir():
@@ -248,6 +267,39 @@ class Sandbox:
             "removed_hosts": removed_hosts,
             "removed_pins": pins,
         }
+
+    # -- the prefix ----------------------------------------------------------------------
+
+    @property
+    def _me(self) -> Path:
+        return self.run_dir.absolute()
+
+    def _claimant(self) -> Path | None:
+        """The run directory of the live sandbox that holds this prefix, if any."""
+        try:
+            other = Path((PREFIX_CLAIMS / self.prefix).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        # A sandbox lives until stop removes its state file.
+        return other if other == self._me or (other / "sandbox.json").exists() else None
+
+    def _claim(self) -> None:
+        """Hold this prefix for this sandbox; refuse one that another live sandbox holds."""
+        other = self._claimant()
+        if other is not None and other != self._me:
+            raise OvsError(
+                f"the prefix {self.prefix} belongs to the sandbox in {other}: stop it "
+                f"(`extframe sandbox stop --run-dir {other}`) or give this one another --prefix"
+            )
+        PREFIX_CLAIMS.mkdir(parents=True, exist_ok=True, mode=0o700)
+        claim = PREFIX_CLAIMS / self.prefix
+        tmp = claim.with_name(f".{self.prefix}.{os.getpid()}")
+        tmp.write_text(f"{self._me}\n")
+        tmp.replace(claim)
+
+    def _release(self) -> None:
+        if self._claimant() == self._me:
+            (PREFIX_CLAIMS / self.prefix).unlink(missing_ok=True)
 
     @property
     def switch_netns(self) -> str:

@@ -117,3 +117,28 @@ def test_demo_cleans_up_on_ctrl_c(bpffs_root: Path) -> None:
     assert "interrupted" in err
     assert demo.leftovers() == []
     assert pins(bpffs_root.parent) == []
+
+
+def test_a_second_sandbox_never_touches_the_firsts_hosts(tmp_path: Path, bpffs_root: Path) -> None:
+    """Two run directories, two prefixes; a prefix another live sandbox holds is refused."""
+    first, second = Sandbox(tmp_path / "one"), Sandbox(tmp_path / "two")
+    assert first.prefix != second.prefix and first.prefix.startswith("efs")
+    try:
+        first.start(hosts=1)
+        second.start(hosts=1)  # cleans up after a crashed sandbox of its own prefix only
+        (h1,) = first.hosts()
+        assert Path(f"/run/netns/{h1.netns}").exists()
+        r = cli("sandbox", "start", "--run-dir", str(tmp_path / "three"), "--prefix",
+                first.prefix)  # fmt: skip
+        assert r.returncode == 2 and f"belongs to the sandbox in {first.run_dir}" in r.stderr
+        assert Sandbox(tmp_path / "three", prefix=first.prefix).stop()["removed_hosts"] == []
+        assert Path(f"/run/netns/{h1.netns}").exists(), "a refused sandbox removed h1"
+        second.stop()
+        assert Path(f"/run/netns/{h1.netns}").exists(), "stopping the second removed h1"
+        first.switch.ofctl("add-flow", "br0", "actions=NORMAL")
+        assert first.switch.running()
+    finally:
+        second.stop()
+        first.stop()
+    assert first.leftovers() == [] and second.leftovers() == []
+    assert not (Path("/run/extframe/prefixes") / first.prefix).exists()
