@@ -17,13 +17,13 @@ import errno
 import os
 import re
 import shutil
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from extframe import libbpf
 from extframe.errors import PinError
 from extframe.loader import LoadedObject
+from extframe.owned import check_folder
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
@@ -81,9 +81,8 @@ def own_folder(folder: Path) -> Path:
         parts = folder.relative_to(mount).parts
     except ValueError:
         raise PinError(f"{folder} is not below the bpffs mount point {mount}") from None
-    me = os.geteuid()
     where = mount
-    _check_folder(where, me, may_be_shared=True)
+    check_folder(where, PinError, may_be_shared=True)
     for part in parts:
         where = where / part
         try:
@@ -91,32 +90,8 @@ def own_folder(folder: Path) -> Path:
             continue
         except FileExistsError:
             pass
-        _check_folder(where, me, may_be_shared=False)
+        check_folder(where, PinError)
     return folder
-
-
-def _check_folder(path: Path, me: int, *, may_be_shared: bool) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise PinError(f"{path} does not exist: mount bpffs there (`make setup`)") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise PinError(
-            f"{path} is a symbolic link; extframe pins only in folders it owns: "
-            f"remove it (rm {path}) and retry"
-        )
-    if not stat.S_ISDIR(st.st_mode):
-        raise PinError(f"{path} is not a folder: remove it (rm {path}) and retry")
-    if st.st_uid != me:
-        raise PinError(
-            f"{path} belongs to uid {st.st_uid}, not to uid {me}: another user may have "
-            f"planted it; check what it holds, remove it (rm -r {path}) and retry"
-        )
-    if st.st_mode & 0o022 and not (may_be_shared and st.st_mode & stat.S_ISVTX):
-        raise PinError(
-            f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
-            f"extframe pins only in folders nobody else may change: chmod go-w {path}"
-        )
 
 
 def check_name(name: str) -> None:

@@ -37,18 +37,24 @@ def read_input(
 ) -> bytes:
     """The bytes of the regular file ``path``; ``error`` (one line) for anything else.
 
-    ``label`` is the name messages use. A FIFO is opened without blocking
-    and refused before anything is read from it.
+    ``label`` is the name messages use. Anything but a regular file is
+    refused before it is opened (a FIFO never blocks, a device never acts).
     """
     label = label or path
     try:
+        # Opening a device can act (a watchdog, a tape): look before opening.
+        before = os.stat(path)
+        _refuse_unless_regular(before, label, limit, error)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise error(f"{label}: no such file") from None
     except OSError as e:
         raise error(f"{label}: cannot read: {e.strerror}") from None
     try:
-        _refuse_unless_regular(os.fstat(fd), label, limit, error)
+        after = os.fstat(fd)
+        if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+            raise error(f"{label}: changed while it was opened; retry")
+        _refuse_unless_regular(after, label, limit, error)
         f = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

@@ -154,13 +154,17 @@ class LoadedProgram:
 
     def identity(self) -> tuple[int, str]:
         """The kernel's id of this program and its tag (hex): what a record binds to."""
-        info = _ProgInfo()
-        size = ctypes.c_uint32(ctypes.sizeof(info))
-        lib = libbpf.lib()
-        if lib.bpf_obj_get_info_by_fd(self.fd, ctypes.byref(info), ctypes.byref(size)) < 0:
-            err = ctypes.get_errno()
-            raise LoadError(f"program {self.name}: cannot read its info: {os.strerror(err)}")
-        return info.id, bytes(info.tag).hex()
+        return program_identity(self.fd)
+
+
+def program_identity(fd: int) -> tuple[int, str]:
+    """The kernel's id and tag (hex) of the program behind ``fd``."""
+    info = _ProgInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    if libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) < 0:
+        err = ctypes.get_errno()
+        raise LoadError(f"cannot read a program's info (fd {fd}): {os.strerror(err)}")
+    return info.id, bytes(info.tag).hex()
 
 
 class _ProgInfo(ctypes.Structure):

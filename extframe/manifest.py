@@ -90,7 +90,7 @@ class DeclaredEffects(BaseModel):
 def read_declared(obj: Path) -> DeclaredEffects | None:
     """The effects declared in a BPF object, or None when it declares none."""
     try:
-        text = ObjectSpec.from_path(obj).declared_effects_text
+        text = ObjectSpec.from_bytes(read_input(obj, ObjectError), str(obj)).declared_effects_text
     except AnalyzerError as e:
         raise ObjectError(f"{obj}: {e}") from e
     return None if text is None else DeclaredEffects.parse(text, where=str(obj))

@@ -50,8 +50,8 @@ from pydantic import BaseModel
 from analyzer.effects import ProgramEffects
 from extframe import bpffs
 from extframe.check import load_checked
-from extframe.errors import OvsError
-from extframe.loader import LoadedObject
+from extframe.errors import LoadError, OvsError, PinError
+from extframe.loader import LoadedObject, program_identity
 from extframe.ovs.switch import Registered, Switch, check_action_name
 
 #: bpf/replace keeps the old pins here until the new program is in place.
@@ -90,7 +90,9 @@ class Record(BaseModel):
 
     def describes(self, registered: Registered) -> bool:
         """Whether the switch's registration runs the very program this record proved."""
-        return self.prog_id is not None and self.prog_id == registered.prog_id
+        if self.prog_id is None:  # written before records held it: the pin still may
+            return _pinned_id(self.program_pin) == registered.prog_id
+        return self.prog_id == registered.prog_id
 
     def decision(self) -> str:
         """Why the switch re-classifies after this action, or does not, in one phrase."""
@@ -103,6 +105,20 @@ class Record(BaseModel):
         if self.flow_key_affected:
             return "re-classify (writes what flows match on)"
         return "no re-classification (writes outside the flow key only)"
+
+
+def _pinned_id(pin: str) -> int | None:
+    """The kernel's id of the program pinned at ``pin``; None when there is none."""
+    try:
+        fd = bpffs.open_pinned(Path(pin))
+    except PinError:
+        return None
+    try:
+        return program_identity(fd)[0]
+    except LoadError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _record_path(switch: Switch, name: str) -> Path:

@@ -153,6 +153,7 @@ class Sandbox:
                 "the sandbox needs root (network namespaces, bpffs, raw sockets): run as root"
             )
         _ = self.switch.build  # fails early and clearly when OVS is not built
+        self.switch.own_run_dir()
         self._claim()
         started = False
         if not self.switch.running():
@@ -272,12 +273,12 @@ class Sandbox:
 
     @property
     def _me(self) -> Path:
-        return self.run_dir.absolute()
+        return self.run_dir.resolve()
 
     def _claimant(self) -> Path | None:
         """The run directory of the live sandbox that holds this prefix, if any."""
         try:
-            other = Path((PREFIX_CLAIMS / self.prefix).read_text().strip())
+            other = Path((PREFIX_CLAIMS / self.prefix).read_text().strip()).resolve()
         except (OSError, ValueError):
             return None
         # A sandbox lives until stop removes its state file.

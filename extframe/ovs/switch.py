@@ -30,6 +30,7 @@ from pathlib import Path
 
 from extframe.bpffs import bpffs_mount
 from extframe.errors import OvsError
+from extframe.owned import check_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "ovs_patches" / "build.sh"
@@ -193,14 +194,15 @@ class Switch:
         """The pid of ``daemon`` if its pid file names that very daemon of this run directory.
 
         A pid file can name any process (a stale file, a reused pid, a file
-        someone wrote): the process must run an executable called
-        ``daemon`` whose command line names this run directory.
+        someone wrote): the process must hold the write lock that an OVS
+        daemon keeps on its pid file, and run an executable called ``daemon``.
         """
+        pidfile = self.run_dir / f"{daemon}.pid"
         try:
-            pid = int((self.run_dir / f"{daemon}.pid").read_text().strip())
+            pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _is_daemon(pid, daemon, self.run_dir) else None
+        return pid if _is_daemon(pid, daemon, pidfile) else None
 
     def running(self) -> bool:
         return self.pid("ovs-vswitchd") is not None and self.pid("ovsdb-server") is not None
@@ -228,7 +230,7 @@ class Switch:
         ``vswitchd_args`` are passed on (``--disable-system``, ...);
         ``netns``: the network namespace ovs-vswitchd runs in.
         """
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.own_run_dir()
         schema = self.build / "install" / "share" / "openvswitch" / "vswitch.ovsschema"
         db = self.run_dir / "conf.db"
         db.unlink(missing_ok=True)
@@ -261,7 +263,9 @@ class Switch:
         signalled, through a pidfd taken before the proof: a pid reused in
         between is never hit.
         """
-        pidfds = {d: fd for d in ("ovs-vswitchd", "ovsdb-server") if (fd := self._pidfd(d))}
+        pidfds = {
+            d: fd for d in ("ovs-vswitchd", "ovsdb-server") if (fd := self._pidfd(d)) is not None
+        }
         try:
             if "ovs-vswitchd" in pidfds:
                 with contextlib.suppress(OvsError):
@@ -277,12 +281,13 @@ class Switch:
 
     def _pidfd(self, daemon: str) -> int | None:
         """A pidfd of ``daemon``, proven to be it after the pidfd was taken; or None."""
+        pidfile = self.run_dir / f"{daemon}.pid"
         try:
-            pid = int((self.run_dir / f"{daemon}.pid").read_text().strip())
+            pid = int(pidfile.read_text().strip())
             fd = os.pidfd_open(pid)
         except (OSError, ValueError):
             return None
-        if _is_daemon(pid, daemon, self.run_dir):
+        if _is_daemon(pid, daemon, pidfile):
             return fd
         os.close(fd)
         return None
@@ -355,28 +360,32 @@ class Switch:
                     out.append((bridge, line.strip()))
         return out
 
+    def own_run_dir(self) -> Path:
+        """The run directory, made if missing; refused if it is not this user's alone.
+
+        Root writes the database, sockets, pid files and records there:
+        another user who may change the folder could redirect any of them.
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_folder(self.run_dir, OvsError)
+        return self.run_dir
+
     def own_state_dir(self) -> Path:
         """``state_dir``, this user's own with mode 0700: nobody else opens the lock or records.
 
         A folder there that is a symbolic link or another user's is refused;
         one an earlier extframe made with mode 0755 is tightened.
         """
-        path = self.state_dir
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.own_run_dir() / self.state_dir.name
         try:
             os.mkdir(path, 0o700)
             return path
         except FileExistsError:
             pass
         st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            raise OvsError(f"{path} is not a folder (a symbolic link?): remove it and retry")
-        if st.st_uid != os.geteuid():
-            raise OvsError(
-                f"{path} belongs to uid {st.st_uid}, not to uid {os.geteuid()}: another "
-                f"user made it; check it, remove it (rm -r {path}) and retry"
-            )
-        if stat.S_IMODE(st.st_mode) & 0o077:
+        if not (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()):
+            check_folder(path, OvsError)  # says why: a link, not a folder, another user's
+        if stat.S_IMODE(st.st_mode) & 0o077:  # an earlier extframe made it 0755
             os.chmod(path, 0o700)
             # Others could open the old lock (and hold a flock on it) before:
             # a new one is a file nobody else has open.
@@ -398,7 +407,7 @@ class Switch:
             if waited is not None:
                 raise OvsError(
                     f"another command has held {path} for {waited:.0f} s "
-                    f"({_flock_holder(os.fstat(fd).st_ino)}): wait for it to finish or stop it"
+                    f"({_flock_holder(os.fstat(fd))}): wait for it to finish or stop it"
                 )
             try:
                 yield
@@ -429,22 +438,14 @@ def _flock(fd: int, timeout_s: float) -> float | None:
             time.sleep(0.05)
 
 
-def _flock_holder(inode: int) -> str:
-    """Who holds the flock on ``inode``, from /proc/locks (the kernel's own account)."""
-    try:
-        with open("/proc/locks") as f:
-            rows = [line.split() for line in f]
-    except OSError:
-        return "holder unknown"
-    for row in rows:
-        # "1: FLOCK  ADVISORY  WRITE 4242 00:1f:123456 0 EOF"
-        if len(row) >= 6 and row[1] == "FLOCK" and row[5].rsplit(":", 1)[-1] == str(inode):
-            pid = row[4]
-            try:
-                comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            except OSError:
-                comm = "?"
-            return f"held by pid {pid}, {comm}"
+def _flock_holder(st: os.stat_result) -> str:
+    """Who holds the flock on the file of ``st``, from /proc/locks (the kernel's own account)."""
+    for _, pid in _lock_holders("FLOCK", st):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            comm = "?"
+        return f"held by pid {pid}, {comm}"
     return "holder unknown"
 
 
@@ -457,21 +458,49 @@ def _tool_error(name: str, stderr: str) -> str:
     return text.removeprefix(f"{name}: ")
 
 
-def _is_daemon(pid: int, daemon: str, run_dir: Path) -> bool:
-    """Whether ``pid`` runs ``daemon`` (by its executable) for ``run_dir`` (by its arguments)."""
+def _is_daemon(pid: int, daemon: str, pidfile: Path) -> bool:
+    """Whether ``pid`` is the ``daemon`` whose pid file is ``pidfile``.
+
+    An OVS daemon holds a POSIX write lock on its pid file for its whole
+    life (lib/daemon-unix.c); the kernel's /proc/locks names the holder, and
+    only a process that may write the file can hold that lock. Its
+    executable must also be called ``daemon`` where this user may read it.
+    """
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        st = os.stat(pidfile)
     except OSError:
+        return False
+    if ("WRITE", pid) not in _lock_holders("POSIX", st):
         return False
     try:
         exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
     except PermissionError:
-        exe = os.fsdecode(argv[0])  # another user's process: not ours to signal anyway
+        return True  # another user's daemon: the lock is the proof, and not ours to signal
     except OSError:
         return False  # gone, or a zombie
-    places = {os.fsencode(run_dir), os.fsencode(run_dir.resolve())}
-    named = any(place in arg for arg in argv for place in places)
-    return os.path.basename(exe) == daemon and named
+    return os.path.basename(exe) == daemon
+
+
+def _lock_holders(kind: str, st: os.stat_result) -> list[tuple[str, int]]:
+    """(access, pid) of each ``kind`` lock (POSIX, FLOCK) on the file of ``st``: /proc/locks."""
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks") as f:
+            rows = [line.replace("->", "").split() for line in f]
+    except OSError:
+        return []
+    # "1: POSIX  ADVISORY  WRITE 4242 fe:00:2187443 0 EOF"
+    return [
+        (row[3], int(row[4]))
+        for row in rows
+        if len(row) >= 6 and row[1] == kind and row[5] == where and row[4].isdigit()
+    ]
+
+
+def _exited(pidfd: int) -> bool:
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _wait_gone(pidfds: list[int], timeout: float = 10) -> None:
@@ -485,6 +514,6 @@ def _wait_gone(pidfds: list[int], timeout: float = 10) -> None:
             deadline = time.monotonic() + timeout / 2
         while time.monotonic() < deadline:
             # A pidfd is readable once its process has exited (a zombie included).
-            if not any(select.select([fd], [], [], 0)[0] == [] for fd in pidfds):
+            if all(_exited(fd) for fd in pidfds):
                 return
             time.sleep(0.05)

@@ -48,6 +48,7 @@ CASES = [
     ("fifo:lock", ("check", "--locked", "--lock", "{x}", "{action}"), "a FIFO"),
     ("zero:port_counter.effects.toml", ("check", "{action}"), "a character device"),
     ("fifo:port_counter.vectors.toml", ("vectors", "{action}"), "a FIFO"),
+    ("fifo:y.o", ("vectors", "{x}"), "a FIFO"),
 ]
 
 
@@ -67,6 +68,8 @@ def test_what_is_not_a_regular_file_is_refused_in_one_line(
         with open(x, "wb") as f:
             f.truncate(MAX_INPUT_SIZE + 1)  # sparse: costs no disk
     action = _action_copy(tmp_path)
+    if name == "y.o":  # vectors reads the object once its vectors are there
+        shutil.copy(ACTIONS / "port_counter.vectors.toml", tmp_path / "y.vectors.toml")
     rc, err = _extframe(*(a.format(x=x, action=action) for a in args))
     assert rc == 2 and len(err) == 1 and err[0].startswith("extframe: error:"), err
     assert words in err[0] and str(x) in err[0], err

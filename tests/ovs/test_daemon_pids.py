@@ -8,6 +8,7 @@ executable and its command line names the run directory.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,14 +23,20 @@ pytestmark = [pytest.mark.ovs]
 
 @pytest.fixture
 def bystanders(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two unrelated processes; the second even names the run directory."""
+    """Unrelated processes: one names the run directory, two even run executables
+    named like the daemons, one of those with the run directory's arguments."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    nap = ["-c", "import time; time.sleep(60)"]
+    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+        shutil.copy(Path(sys.executable).resolve(), fakes / daemon)  # a Python by that name
     procs = [
         subprocess.Popen(["sleep", "60"]),
-        subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(60)", f"unix:{run_dir}/db.sock"]
-        ),
+        subprocess.Popen([sys.executable, *nap, f"unix:{run_dir}/db.sock"]),
+        subprocess.Popen([str(fakes / "ovs-vswitchd"), *nap, f"unix:{run_dir}/db.sock"]),
+        subprocess.Popen([str(fakes / "ovsdb-server"), *nap, f"--remote=punix:{run_dir}/db.sock"]),
     ]
     yield procs
     for p in procs:
@@ -41,13 +48,13 @@ def test_pid_files_naming_other_processes_are_not_believed(
     tmp_path: Path, bystanders: list[subprocess.Popen[bytes]]
 ) -> None:
     run_dir = tmp_path / "run"
-    sleep, named = bystanders
-    for daemon, proc in (("ovs-vswitchd", sleep), ("ovsdb-server", named)):
-        (run_dir / f"{daemon}.pid").write_text(f"{proc.pid}\n")
     sw = Switch(run_dir)
-    assert sw.pid("ovs-vswitchd") is None and sw.pid("ovsdb-server") is None
-    assert not sw.running()
-    assert sw.stop() is False
+    for first, second in zip(bystanders[::2], bystanders[1::2], strict=True):
+        for daemon, proc in (("ovs-vswitchd", first), ("ovsdb-server", second)):
+            (run_dir / f"{daemon}.pid").write_text(f"{proc.pid}\n")
+        assert sw.pid("ovs-vswitchd") is None and sw.pid("ovsdb-server") is None
+        assert not sw.running()
+        assert sw.stop() is False
     assert all(p.poll() is None for p in bystanders), "a bystander was signalled"
 
 

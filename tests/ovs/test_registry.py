@@ -470,6 +470,11 @@ def test_a_record_speaks_only_for_the_program_it_proved(
     assert (row["registered_by_extframe"], row["verdict"]) == (True, "writes")
     record = read_record(Switch(switch.run_dir), "ttl")
     assert record is not None and record.prog_id == row["prog_id"]
+    record_file = switch.run_dir / "extframe" / "ttl.json"
+    assert (os.stat(record_file).st_mode & 0o777, os.stat(record_file.parent).st_mode & 0o777) == (
+        0o600,
+        0o700,
+    )
     assert record.prog_tag is not None and len(record.prog_tag) == 16
 
     r = cli("load", str(ACTIONS / "port_counter.c"), "--name", "other")
