@@ -424,15 +424,6 @@ class _LogBuffer:
         return self._memory[: self._end()].decode(errors="replace")
 
 
-def _object_name(stem: str) -> bytes:
-    """The object's name as bytes, whatever the file name's encoding.
-
-    libbpf makes the names of internal maps (``NAME.rodata``) from it and
-    replaces what the kernel does not take in a map name itself.
-    """
-    return os.fsencode(stem)
-
-
 def _try_load(
     data: bytes,
     path: Path,
@@ -447,7 +438,9 @@ def _try_load(
     same: libbpf retries a failed level-0 load at level 1 into it.
     """
     lib = libbpf.lib()
-    handle, keep = _open(data, path, _object_name(path.stem), messages)
+    # Bytes whatever the file name's encoding; libbpf makes internal map names
+    # (NAME.rodata) from it and replaces what the kernel does not take.
+    handle, keep = _open(data, path, os.fsencode(path.stem), messages)
     try:
         progs = list(_programs(handle))
         if not progs:
@@ -463,12 +456,11 @@ def _try_load(
                 libbpf.check(lib.bpf_program__set_log_buf(p, buf.address, log_size), "set_log_buf")
             libbpf.check(lib.bpf_program__set_log_level(p, log_level), "set_log_level")
         ret = lib.bpf_object__load(handle)
-        failed = _failed_program(progs, bufs)
-        if ret == -errno.ENOSPC and log_level and failed is not None and failed[1].full:
+        if ret == -errno.ENOSPC and log_level and _overflowed(bufs):
             lib.bpf_object__close(handle)
             return None
         logs = [b.text() if b is not None else "" for b in bufs]
-        del bufs, failed  # their pages go now, not with a traceback
+        del bufs  # their pages go now, not with a traceback
         if ret < 0:
             _raise_load_failure(path, progs, logs, -ret, messages, whole=bool(log_level & 2))
         programs = [
@@ -506,16 +498,14 @@ def _try_load(
     )
 
 
-def _failed_program(
-    progs: list[int], bufs: list[_LogBuffer | None]
-) -> tuple[int, _LogBuffer] | None:
-    """The program a failed load stopped at, with its log buffer.
+def _overflowed(bufs: list[_LogBuffer | None]) -> bool:
+    """Whether the failing program's log filled its buffer (an ENOSPC of the log's own).
 
-    libbpf loads programs in order and stops at the first failure: it is
-    the last program whose buffer the kernel wrote.
+    libbpf loads programs in order and stops at the first failure: the
+    failing program is the last one whose buffer the kernel wrote.
     """
-    written = [(p, b) for p, b in zip(progs, bufs, strict=True) if b is not None and b.written]
-    return written[-1] if written else None
+    written = [b for b in bufs if b is not None and b.written]
+    return bool(written) and written[-1].full
 
 
 def _raise_load_failure(
@@ -526,6 +516,7 @@ def _raise_load_failure(
     ``whole``: the logs are level-2 logs that fitted, not a level-1 path or a tail.
     """
     lib = libbpf.lib()
+    # The failing program is the last one with a log (see _overflowed).
     attempted = [(p, log) for p, log in zip(progs, logs, strict=True) if log]
     if attempted:
         prog, log = attempted[-1]

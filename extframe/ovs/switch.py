@@ -198,11 +198,8 @@ class Switch:
         daemon keeps on its pid file, and run an executable called ``daemon``.
         """
         pidfile = self.run_dir / f"{daemon}.pid"
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _is_daemon(pid, daemon, pidfile) else None
+        pid = _read_pid(pidfile)
+        return pid if pid is not None and _is_daemon(pid, daemon, pidfile) else None
 
     def running(self) -> bool:
         return self.pid("ovs-vswitchd") is not None and self.pid("ovsdb-server") is not None
@@ -282,10 +279,12 @@ class Switch:
     def _pidfd(self, daemon: str) -> int | None:
         """A pidfd of ``daemon``, proven to be it after the pidfd was taken; or None."""
         pidfile = self.run_dir / f"{daemon}.pid"
+        pid = _read_pid(pidfile)
+        if pid is None:
+            return None
         try:
-            pid = int(pidfile.read_text().strip())
             fd = os.pidfd_open(pid)
-        except (OSError, ValueError):
+        except OSError:
             return None
         if _is_daemon(pid, daemon, pidfile):
             return fd
@@ -456,6 +455,14 @@ def _tool_error(name: str, stderr: str) -> str:
     useful = [line for line in lines if not line.endswith("server returned an error")]
     text = "; ".join(useful or lines)
     return text.removeprefix(f"{name}: ")
+
+
+def _read_pid(pidfile: Path) -> int | None:
+    """The pid a pid file claims; None when there is no file or no number in it."""
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _is_daemon(pid: int, daemon: str, pidfile: Path) -> bool:
