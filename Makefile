@@ -12,7 +12,7 @@ all: help
 help:
 	@echo "make demo     the bundled actions on the real kernel, then the whole loop on a sandbox OVS"
 	@echo "make test     lint, type-check and run the whole test suite"
-	@echo "make soak     1,000 register/replace/unregister cycles under traffic (a few minutes)"
+	@echo "make soak     1,000 register/replace/unregister cycles under traffic, and 200 kill -9s of ovs-vswitchd during them (a few minutes)"
 	@echo "make setup    only install what is missing"
 	@echo "make bench    run the benchmarks (bench/README.md)"
 	@echo "make actions  rebuild actions/*.o from actions/*.c"
@@ -35,9 +35,9 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
-# The soak test's short form (20 cycles) is part of make test.
+# The soak tests' short forms (20 cycles, 50 kills of ovs-vswitchd) are part of make test.
 soak: setup
-	EXTFRAME_SOAK_CYCLES=1000 $(PY) -m pytest -q tests/ovs/test_soak.py
+	EXTFRAME_SOAK_CYCLES=1000 EXTFRAME_SOAK_KILLS=200 $(PY) -m pytest -q tests/ovs/test_soak.py
 
 bench: setup
 	$(PY) -m bench

@@ -60,11 +60,12 @@ def text_sandbox(r: Result) -> str:
         return "; ".join(parts)
     if not r["running"]:
         return f"the sandbox in {r['run_dir']} is not running (`extframe sandbox start`)"
-    head = "started" if r.get("started") else "running"
+    head = "started" if r.get("started") else "recovered" if r.get("restarted") else "running"
     lines = [
         f"sandbox {head}: {r['run_dir']} (ovs-vswitchd pid {r['ovs_vswitchd_pid']}, "
         f"ovsdb-server pid {r['ovsdb_server_pid']}), bridge {r['bridge']} (userspace datapath)"
     ]
+    lines += _recovery_lines(r)
     for h in r["hosts"]:
         lines.append(
             f"  host {h['name']}: namespace {h['netns']}, {h['ip']}/24, {h['mac']}, "
@@ -74,6 +75,21 @@ def text_sandbox(r: Result) -> str:
         lines.append(f"  actions: {', '.join(r['actions'])}")
     lines.append(f"  run a command on a host: ip netns exec {r['prefix']}-h1 ping 10.0.0.2")
     return "\n".join(lines)
+
+
+def _recovery_lines(r: Result) -> list[str]:
+    """What ``start`` restarted and restored after a daemon of the sandbox died."""
+    if not r.get("restarted"):
+        return []
+    lines = [f"  restarted {', '.join(r['restarted'])}; the database, hosts and pins were kept"]
+    if "ovs-vswitchd" in r["restarted"]:
+        lines.append(
+            "  re-registered from extframe's records: "
+            + (", ".join(r["restored"]) or "nothing (no action was registered)")
+        )
+        lines += [f"  dropped {d['name']}: {d['why']}" for d in r["dropped"]]
+        lines.append("  OpenFlow flows live in ovs-vswitchd and died with it: add them again")
+    return lines
 
 
 # ---------------------------------------------------------------- registry
@@ -169,6 +185,22 @@ def text_list(r: Result) -> str:
     )
 
 
+def cmd_restore(args: argparse.Namespace) -> Result:
+    switch = Switch.named(args.switch)
+    return {"switch": str(switch.run_dir)} | registry.restore(switch)
+
+
+def text_restore(r: Result) -> str:
+    lines = [
+        f"re-registered on {r['switch']}: "
+        + (", ".join(r["restored"]) or "nothing (the switch had every action of the records)")
+    ]
+    lines += [f"dropped {d['name']}: {d['why']}" for d in r["dropped"]]
+    if r["removed"]:
+        lines.append(f"removed {len(r['removed'])} files no registration used")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- flows
 
 
@@ -213,6 +245,7 @@ COMMANDS: dict[str, Command] = {
     "replace": (cmd_register, text_record),
     "unregister": (cmd_unregister, text_unregister),
     "list": (cmd_list, text_list),
+    "restore": (cmd_restore, text_restore),
     "flow": (cmd_flow, text_flow),
 }
 
@@ -338,6 +371,23 @@ def add_parsers(
         "source, registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
         "unrunnable_packets, run_time_ns, replaced.",
         epilog="example:\n  extframe list --json\n\n" + EXIT_CODES,
+    )
+    p.add_argument("--switch", help=SWITCH_HELP)
+    common(p, type_opt=False)
+
+    p = sub.add_parser(
+        "restore",
+        formatter_class=fmt,
+        help="register again what a restarted ovs-vswitchd lost",
+        description="ovs-vswitchd keeps its bpf registry in memory: after it restarts (a "
+        "crash, systemd, an upgrade) the actions are gone, while extframe's records and pins "
+        "stay. restore adds each recorded action the switch lacks again, with the decision "
+        "of its proof, if its pin still holds the very program that was proved (the kernel's "
+        "program id); it drops, and says why, a record whose program is gone, and removes "
+        "pins no registration uses. `extframe sandbox start` does this by itself after a "
+        "crash of the sandbox's ovs-vswitchd. OpenFlow flows are not restored: they are the "
+        "controller's to add again.",
+        epilog="example:\n  extframe restore --switch /run/openvswitch\n\n" + EXIT_CODES,
     )
     p.add_argument("--switch", help=SWITCH_HELP)
     common(p, type_opt=False)

@@ -52,7 +52,7 @@ from extframe import bpffs
 from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
 from extframe.loader import LoadedObject, program_identity
-from extframe.ovs.switch import Registered, Switch, check_action_name
+from extframe.ovs.switch import ACTION_NAME, Registered, Switch, check_action_name
 
 #: bpf/replace keeps the old pins here until the new program is in place.
 #: Longer than 15 characters, so never the name of an action.
@@ -107,7 +107,7 @@ class Record(BaseModel):
         return "no re-classification (writes outside the flow key only)"
 
 
-def _pinned_id(pin: str) -> int | None:
+def _pinned_id(pin: str | Path) -> int | None:
     """The kernel's id of the program pinned at ``pin``; None when there is none."""
     try:
         fd = bpffs.open_pinned(Path(pin))
@@ -262,24 +262,18 @@ def _preflight(switch: Switch, name: str, unrunnable: str) -> None:
     switch.require_running()
 
 
-def _add_args(
-    name: str,
-    pin: Path,
-    effects: ProgramEffects,
-    unrunnable: Unrunnable = "drop",
-    force_reclassify: bool = False,
-) -> list[str]:
+def _add_args(record: Record) -> list[str]:
     """The arguments of bpf/add and bpf/replace: the proof's decision and write set.
 
-    ``unrunnable=pass`` only when asked: "drop" is the switch's default, and
-    a call without the option works with a switch that predates it.
+    Built from the record, so that a registration restored after a crash of
+    ovs-vswitchd says exactly what the first one said. ``unrunnable=pass``
+    only when asked: "drop" is the switch's default, and a call without the
+    option works with a switch that predates it.
     """
-    rc = _reclassify(effects, force_reclassify)
-    args = [name, str(pin), f"reclassify={'yes' if rc else 'no'}"]
-    fields = _fields(effects)
-    if fields:
-        args.append("fields=" + ",".join(fields))
-    if unrunnable == "pass":
+    args = [record.name, record.program_pin, f"reclassify={'yes' if record.reclassify else 'no'}"]
+    if record.fields:
+        args.append("fields=" + ",".join(record.fields))
+    if record.unrunnable == "pass":
         args.append("unrunnable=pass")
     return args
 
@@ -319,11 +313,6 @@ def register(
             pinned = bpffs.pin(loaded, name, root=switch.pin_root)
             added = False
             try:
-                prog_pin = pinned.programs[effects.program]
-                switch.appctl(
-                    "bpf/add", *_add_args(name, prog_pin, effects, unrunnable, force_reclassify)
-                )
-                added = True
                 record = _record(
                     name,
                     action,
@@ -334,6 +323,8 @@ def register(
                     unrunnable,
                     force_reclassify,
                 )
+                switch.appctl("bpf/add", *_add_args(record))
+                added = True
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -373,11 +364,17 @@ def replace(
             try:
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
-                    prog_pin = pinned.programs[effects.program]
-                    switch.appctl(
-                        "bpf/replace",
-                        *_add_args(name, prog_pin, effects, unrunnable, force_reclassify),
+                    record = _record(
+                        name,
+                        action,
+                        loaded,
+                        effects,
+                        pinned,
+                        allow_unknown,
+                        unrunnable,
+                        force_reclassify,
                     )
+                    switch.appctl("bpf/replace", *_add_args(record))
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
                     raise
@@ -386,9 +383,6 @@ def replace(
                     os.rename(parked, folder)
                 raise
             shutil.rmtree(parked, ignore_errors=True)
-            record = _record(
-                name, action, loaded, effects, pinned, allow_unknown, unrunnable, force_reclassify
-            )
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1
@@ -452,6 +446,78 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def restore(switch: Switch) -> dict[str, Any]:
+    """Register again what a restarted ovs-vswitchd lost, from extframe's records and pins.
+
+    The registry lives in ovs-vswitchd's memory: a crash or a restart
+    empties it, while the records and the pinned programs stay. For each
+    record whose name the switch does not have, the program pinned for it
+    must still be the one the record proved (the kernel's program id); it
+    is then added with the record's own decision (the same ``bpf/add``
+    arguments as at registration). A ``replace`` that died half-way is
+    rolled back to the program the record proved. A record whose program
+    is gone or another is dropped with its pins, and the reason is said.
+    Pins that no registration uses are removed. What the switch still has
+    is left as it is.
+    """
+    switch.require_running()
+    restored: list[str] = []
+    dropped: list[dict[str, str]] = []
+    removed: list[str] = []
+    with switch.lock():
+        have = switch.registered()
+        for name in _recorded_names(switch):
+            if name in have:
+                continue
+            record = read_record(switch, name)
+            why = "its record cannot be read" if record is None else _restore_pins(switch, record)
+            if record is not None and why is None:
+                try:
+                    switch.appctl("bpf/add", *_add_args(record))
+                    restored.append(name)
+                    continue
+                except OvsError as e:
+                    why = f"the switch refused it ({e})"
+            removed += _forget(switch, name)
+            dropped.append({"name": name, "why": why or "?"})
+        kept = switch.registered()
+        if switch.pin_root.is_dir():
+            for folder in sorted(switch.pin_root.iterdir()):
+                if folder.name not in kept:  # parked by a replace, or never registered
+                    removed += sorted(str(p) for p in folder.rglob("*") if not p.is_dir())
+                    shutil.rmtree(folder, ignore_errors=True)
+    return {"restored": restored, "dropped": dropped, "removed": removed}
+
+
+def _recorded_names(switch: Switch) -> list[str]:
+    """The names extframe holds records for on this switch."""
+    if not switch.state_dir.is_dir():
+        return []
+    names = (p.name.removesuffix(".json") for p in switch.state_dir.glob("*.json"))
+    return sorted(n for n in names if ACTION_NAME.match(n))
+
+
+def _restore_pins(switch: Switch, record: Record) -> str | None:
+    """None when ``record``'s pins hold the program it proved (put back if parked); else why not."""
+    folder = Path(record.pin_folder)
+    pin = Path(record.program_pin)
+    if folder != switch.pin_root / record.name or pin.parent.parent != folder:
+        return f"its record names pins outside {switch.pin_root / record.name}"
+    found = _pinned_id(pin)
+    if found is not None and record.prog_id in (None, found):
+        return None
+    parked = switch.pin_root / (record.name + _OLD)
+    parked_pin = parked / pin.relative_to(folder)
+    if record.prog_id is not None and _pinned_id(parked_pin) == record.prog_id:
+        # A replace died between parking the old pins and the switch's answer.
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(parked, folder)
+        return None
+    if found is None:
+        return f"its pinned program {pin} is gone"
+    return f"{pin} holds program id {found}, not the id {record.prog_id} the record proved"
 
 
 def forget(switch: Switch, name: str) -> list[str]:

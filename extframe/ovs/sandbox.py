@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from extframe.errors import OvsError
+from extframe.ovs import registry
 from extframe.ovs.switch import Switch, sandbox_run_dir
 
 BRIDGE = "br0"
@@ -156,14 +157,18 @@ class Sandbox:
         self.switch.own_run_dir()
         self._claim()
         started = False
+        recovered: dict[str, object] = {}
         if not self.switch.running():
-            self._clean_leftovers()
-            try:
-                self._start_daemons()
-            except BaseException:
-                self.stop()
-                raise
-            started = True
+            if self._recoverable():
+                recovered = self._recover()
+            else:
+                self._clean_leftovers()
+                try:
+                    self._start_daemons()
+                except BaseException:
+                    self.stop()
+                    raise
+                started = True
         try:
             self.switch.vsctl(
                 "--may-exist",
@@ -189,7 +194,7 @@ class Sandbox:
             if started:
                 self.stop()
             raise
-        return self.status() | {"started": started}
+        return self.status() | {"started": started} | recovered
 
     def _start_daemons(self) -> None:
         # ovs-vswitchd runs in a network namespace of its own: the userspace
@@ -204,6 +209,37 @@ class Sandbox:
         _ip("-n", self.switch_netns, "link", "set", "lo", "up")
         self.switch.start("--disable-system", netns=self.switch_netns)
         self._save([])
+
+    def _recoverable(self) -> bool:
+        """Whether a daemon died and left what a restart needs: the database, the namespaces."""
+        return (
+            self._state_file.exists()
+            and (self.run_dir / "conf.db").is_file()
+            and Path(f"/run/netns/{self.switch_netns}").exists()
+            and self._claimant() == self._me
+        )
+
+    def _recover(self) -> dict[str, object]:
+        """Restart only the daemons that died; keep the database, the hosts and the actions.
+
+        ovs-vswitchd, restarted on the same database, brings back br0 and
+        its ports; its bpf registry and OpenFlow flows lived in the dead
+        process: extframe registers its actions again from their records
+        and pins (``registry.restore``); flows are the controller's to add
+        again, as after any restart of ovs-vswitchd.
+        """
+        restarted = []
+        if self.switch.pid("ovsdb-server") is None:
+            self.switch.start_ovsdb_server()
+            restarted.append("ovsdb-server")
+        if self.switch.pid("ovs-vswitchd") is None:
+            self.switch.start_vswitchd("--disable-system", netns=self.switch_netns)
+            restarted.append("ovs-vswitchd")
+            self.switch.wait_for_registry()
+            restored = registry.restore(self.switch)
+        else:
+            restored = {"restored": [], "dropped": [], "removed": []}
+        return {"restarted": restarted} | restored
 
     def _add_host(self, h: Host, everyone: list[Host]) -> None:
         if Path(f"/run/netns/{h.netns}").exists():

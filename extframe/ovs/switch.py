@@ -232,6 +232,12 @@ class Switch:
         db = self.run_dir / "conf.db"
         db.unlink(missing_ok=True)
         self.tool("ovsdb-tool", "create", str(db), str(schema))
+        self.start_ovsdb_server()
+        self.vsctl("--no-wait", "init")
+        self.start_vswitchd(*vswitchd_args, netns=netns)
+
+    def start_ovsdb_server(self) -> None:
+        """Run ovsdb-server, detached, on the run directory's existing ``conf.db``."""
         self.tool(
             "ovsdb-server",
             "--detach",
@@ -239,9 +245,19 @@ class Switch:
             "--pidfile",
             "--log-file",
             f"--remote=punix:{self.db_socket}",
-            str(db),
+            str(self.run_dir / "conf.db"),
         )
-        self.vsctl("--no-wait", "init")
+
+    def start_vswitchd(self, *vswitchd_args: str, netns: str | None = None) -> None:
+        """Run ovs-vswitchd, detached, on the database of the run directory.
+
+        The control sockets of earlier ovs-vswitchd processes that are gone
+        (``ovs-vswitchd.PID.ctl``, left by a crash) are removed first.
+        """
+        for ctl in self.run_dir.glob("ovs-vswitchd.*.ctl"):
+            pid = ctl.name.split(".")[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                ctl.unlink(missing_ok=True)
         self.tool(
             "ovs-vswitchd",
             "--detach",
@@ -252,6 +268,17 @@ class Switch:
             f"unix:{self.db_socket}",
             netns=netns,
         )
+
+    def wait_for_registry(self, timeout_s: float = 10) -> None:
+        """Wait until a freshly started ovs-vswitchd answers ``bpf/*`` commands."""
+        deadline = time.monotonic() + timeout_s
+        while "bpf/add" not in self.appctl("list-commands"):
+            if time.monotonic() > deadline:
+                raise OvsError(
+                    f"the ovs-vswitchd of {self.run_dir} has no bpf registry {timeout_s:g} s "
+                    "after it started: see its log, ovs-vswitchd.log in the run directory"
+                )
+            time.sleep(0.05)
 
     def stop(self) -> bool:
         """Stop both daemons (``exit --cleanup``, then TERM and KILL); True if one ran.

@@ -490,3 +490,44 @@ def test_a_record_speaks_only_for_the_program_it_proved(
     assert "dec_ttl.c" not in text and "writes" not in text, text
     switch.appctl("bpf/del", "ttl")
     assert cli("unload", "other").returncode == 0
+
+
+def test_restore_registers_again_what_a_restarted_switch_lost(
+    switch: DummySwitch, bpffs_root: Path
+) -> None:
+    """Any switch, not only the sandbox: a restart of ovs-vswitchd empties its registry."""
+    switch.add_bridge(ports=2)
+    at = ["--switch", str(switch.run_dir)]
+    for name, action in (("ttl", "dec_ttl.c"), ("cnt", "port_counter.c")):
+        r = cli("register", name, str(ACTIONS / action), *at)
+        assert r.returncode == 0, r.stderr
+    before = switch.registered()
+    r = cli("restore", *at)
+    assert r.returncode == 0, r.stderr
+    assert "re-registered on" in r.stdout and "nothing (the switch had every action" in r.stdout
+
+    pid = switch.pid("ovs-vswitchd")
+    assert pid is not None
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while switch.pid("ovs-vswitchd") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    switch.start_vswitchd("--enable-dummy=override", "--disable-system")
+    switch.wait_for_registry()
+    assert switch.registered() == {}
+    r = cli("restore", *at, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "switch": str(switch.run_dir),
+        "restored": ["cnt", "ttl"],
+        "dropped": [],
+        "removed": [],
+    }
+    assert switch.registered() == before
+    # The restored ttl runs: a TTL-64 packet leaves with 63, re-classified.
+    switch.ofctl("add-flow", "br0", "in_port=1,ip,actions=bpf(ttl),output:2")
+    frame = Ether() / IP(src="10.0.0.1", dst="10.0.0.2", ttl=64) / UDP(dport=9)
+    switch.send("p1", bytes(frame))
+    switch.settle()
+    (out,) = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
+    assert out[IP].ttl == 63

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +16,7 @@ import pytest
 from extframe.ovs import traffic
 from extframe.ovs.sandbox import Sandbox
 from tests.conftest import ROOT, cli
-from tests.ovs.conftest import pins
+from tests.ovs.conftest import pins, switch_arg
 
 pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
 
@@ -58,21 +60,112 @@ def test_start_is_idempotent_and_stop_leaves_nothing(sandbox: Sandbox) -> None:
     assert r.returncode == 0 and "not running" in r.stdout
 
 
-def test_start_after_a_crash_cleans_up_first(sandbox: Sandbox) -> None:
-    sandbox.start(hosts=1)
-    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+def _kill9(sandbox: Sandbox, *daemons: str) -> None:
+    for daemon in daemons:
         pid = sandbox.switch.pid(daemon)
         assert pid is not None
-        subprocess.run(["kill", "-9", str(pid)], check=True)
+        os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while sandbox.switch.running() and time.monotonic() < deadline:
+    while any(sandbox.switch.pid(d) for d in daemons) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not sandbox.switch.running()
-    assert any("namespace" in thing for thing in sandbox.leftovers())
+
+
+def _netns_inode(name: str) -> int:
+    return os.stat(f"/run/netns/{name}").st_ino
+
+
+def test_start_after_ovs_vswitchd_died_restarts_it_and_registers_the_actions_again(
+    sandbox: Sandbox,
+) -> None:
+    at = ["--run-dir", str(sandbox.run_dir)]
+    sandbox.start(hosts=2)
+    sw = sandbox.switch
+    for args in (
+        ("register", "cnt", "actions/port_counter.c", "--unrunnable", "pass"),
+        ("register", "ttl", "actions/dec_ttl.c"),
+        ("register", "scrub", "actions/payload_scrub.c", "--reclassify", "yes"),
+    ):
+        r = cli(*args, *switch_arg(sandbox))
+        assert r.returncode == 0, r.stderr
+    before = sw.registered()
+    db_pid = sw.pid("ovsdb-server")
+    namespaces = {h.netns: _netns_inode(h.netns) for h in sandbox.hosts()}
+    _kill9(sandbox, "ovs-vswitchd")
+    assert sw.pid("ovsdb-server") == db_pid
+
+    r = cli("sandbox", "start", "--hosts", "2", *at)
+    assert r.returncode == 0, r.stderr
+    assert "sandbox recovered" in r.stdout
+    assert "restarted ovs-vswitchd; the database, hosts and pins were kept" in r.stdout
+    assert "re-registered from extframe's records: cnt, scrub, ttl" in r.stdout
+    assert "OpenFlow flows" in r.stdout
+    # Only the dead daemon was started again; the hosts are the same namespaces.
+    assert sw.pid("ovsdb-server") == db_pid and sw.pid("ovs-vswitchd") is not None
+    assert {h.netns: _netns_inode(h.netns) for h in sandbox.hosts()} == namespaces
+    assert sw.vsctl("list-ports", "br0").split() == [h.ifname for h in sandbox.hosts()]
+    # The same programs, with the same decisions, options and write sets.
+    assert sw.registered() == before
+    listed = json.loads(cli("list", *switch_arg(sandbox), "--json").stdout)
+    assert len(listed) == 3 and all(a["registered_by_extframe"] for a in listed)
+    # And they run: a restored action counts the packets of a new flow.
+    sw.ofctl("add-flow", "br0", "priority=10,ip,actions=bpf(cnt),NORMAL")
+    sw.ofctl("add-flow", "br0", "priority=5,arp,actions=NORMAL")
+    assert traffic.ping(sandbox.host("h1"), "10.0.0.2", count=2)["received"] == 2
+    assert sw.counters("cnt")["packets"] >= 4
+
+
+def test_start_after_a_crash_drops_what_cannot_be_proved_and_unparks_a_replace(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.start(hosts=1)
+    sw = sandbox.switch
+    for name in ("gone", "parked", "kept"):
+        r = cli("register", name, "actions/port_counter.c", *switch_arg(sandbox))
+        assert r.returncode == 0, r.stderr
+    kept_id = sw.registered()["parked"].prog_id
+    _kill9(sandbox, "ovs-vswitchd")
+    # What crashes leave: a program whose pins were removed, a replace that
+    # had parked the old pins when it died, and pins no record speaks for.
+    shutil.rmtree(sw.pin_root / "gone")
+    os.rename(sw.pin_root / "parked", sw.pin_root / "parked_being_replaced")
+    (sw.pin_root / "orphan" / "prog").mkdir(parents=True)
+
+    r = cli("sandbox", "start", "--hosts", "1", "--run-dir", str(sandbox.run_dir), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["restarted"] == ["ovs-vswitchd"]
+    assert out["restored"] == ["kept", "parked"]
+    assert [d["name"] for d in out["dropped"]] == ["gone"]
+    assert "is gone" in out["dropped"][0]["why"]
+    assert sorted(sw.registered()) == ["kept", "parked"]
+    assert sw.registered()["parked"].prog_id == kept_id
+    assert sorted(p.name for p in sw.pin_root.iterdir()) == ["kept", "parked"]
+    assert sorted(p.name for p in sw.state_dir.glob("*.json")) == ["kept.json", "parked.json"]
+
+
+def test_start_after_both_daemons_died_keeps_the_hosts(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=1)
+    h1 = sandbox.host("h1")
+    inode = _netns_inode(h1.netns)
+    _kill9(sandbox, "ovs-vswitchd", "ovsdb-server")
     started = sandbox.start(hosts=1)
-    assert started["started"] is True
+    assert started["started"] is False
+    assert started["restarted"] == ["ovsdb-server", "ovs-vswitchd"]
+    assert _netns_inode(h1.netns) == inode
+    assert sandbox.switch.vsctl("list-ports", "br0").split() == [h1.ifname]
+
+
+def test_start_without_a_database_to_recover_starts_afresh(sandbox: Sandbox) -> None:
+    sandbox.start(hosts=2)
+    _kill9(sandbox, "ovs-vswitchd", "ovsdb-server")
+    (sandbox.run_dir / "conf.db").unlink()
+    assert any("namespace" in thing for thing in sandbox.leftovers())
+    started = sandbox.start(hosts=2)
+    assert started["started"] is True and "restarted" not in started
     sandbox.switch.ofctl("add-flow", "br0", "actions=NORMAL")
-    assert sandbox.switch.vsctl("list-ports", "br0").split() == [sandbox.host("h1").ifname]
+    assert sandbox.switch.vsctl("list-ports", "br0").split() == [h.ifname for h in sandbox.hosts()]
+    assert traffic.ping(sandbox.host("h1"), "10.0.0.2", count=1)["received"] == 1
 
 
 def test_demo_runs_end_to_end_and_cleans_up(bpffs_root: Path) -> None:
