@@ -12,7 +12,7 @@ from extframe.errors import MirrorError
 from extframe.mirror.pcapfilter import MAX_SNAPLEN
 from extframe.mirror.session import Mirror, MirrorOptions, summary_json
 from extframe.ovs.commands import SWITCH_HELP
-from extframe.ovs.switch import Switch
+from extframe.ovs.switch import Switch, require_root
 
 Result = dict[str, Any]
 
@@ -70,6 +70,7 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
         duration=args.duration,
         buffer_kib=args.buffer_size,
     )
+    require_root("mirror")
     mirror = Mirror(Switch.named(args.switch), options)
     where = "standard output" if options.output == "-" else options.output
     with mirror.signals(), mirror:

@@ -14,7 +14,7 @@ from typing import Any
 from extframe.errors import OvsError
 from extframe.ovs import registry
 from extframe.ovs.sandbox import MAX_HOSTS, Sandbox
-from extframe.ovs.switch import Switch
+from extframe.ovs.switch import Switch, require_root
 
 Result = dict[str, Any]
 
@@ -35,7 +35,14 @@ SWITCH_HELP = (
 # ---------------------------------------------------------------- sandbox
 
 
+def _switch(args: argparse.Namespace) -> Switch:
+    """The switch ``--switch`` names; every command on a switch needs root."""
+    require_root(args.command)
+    return Switch.named(args.switch)
+
+
 def _sandbox(args: argparse.Namespace) -> Sandbox:
+    require_root(f"sandbox {args.verb}")
     return Sandbox(Path(args.run_dir) if args.run_dir else None, prefix=args.prefix)
 
 
@@ -99,7 +106,7 @@ def cmd_register(args: argparse.Namespace) -> Result:
     """``register`` and ``replace``: the same proof, a different registry call."""
     verb = registry.register if args.command == "register" else registry.replace
     record = verb(
-        Switch.named(args.switch),
+        _switch(args),
         args.name,
         Path(args.action),
         program=args.program,
@@ -130,7 +137,7 @@ def text_record(r: Result) -> str:
 
 
 def cmd_unregister(args: argparse.Namespace) -> Result:
-    return registry.unregister(Switch.named(args.switch), args.name, force=args.force)
+    return registry.unregister(_switch(args), args.name, force=args.force)
 
 
 def text_unregister(r: Result) -> str:
@@ -144,7 +151,7 @@ def text_unregister(r: Result) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> Result:
-    actions = registry.list_actions(Switch.named(args.switch))
+    actions = registry.list_actions(_switch(args))
     return {"actions": actions, "json": actions}
 
 
@@ -186,7 +193,7 @@ def text_list(r: Result) -> str:
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    switch = Switch.named(args.switch)
+    switch = _switch(args)
     return {"switch": str(switch.run_dir)} | registry.restore(switch)
 
 
@@ -205,7 +212,7 @@ def text_restore(r: Result) -> str:
 
 
 def cmd_flow(args: argparse.Namespace) -> Result:
-    switch = Switch.named(args.switch)
+    switch = _switch(args)
     switch.require_running()
     if args.bridge not in switch.bridges():
         known = ", ".join(switch.bridges()) or "none"

@@ -74,6 +74,15 @@ def ovs_build() -> Path:
     return Path(done.stdout.strip())
 
 
+def require_root(command: str) -> None:
+    """Raise ``OvsError`` unless this process runs as root, as switch commands must."""
+    if os.geteuid() != 0:
+        raise OvsError(
+            f"extframe {command} needs root: the switch's control sockets, extframe's records "
+            f"and the pins in bpffs are root's alone; run it as root (sudo extframe {command} ...)"
+        )
+
+
 def check_action_name(name: str) -> None:
     """Raise ``OvsError`` unless ``name`` is a name the registry accepts."""
     if not ACTION_NAME.match(name):

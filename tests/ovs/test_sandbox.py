@@ -15,7 +15,7 @@ import pytest
 
 from extframe.ovs import traffic
 from extframe.ovs.sandbox import Sandbox
-from tests.conftest import ROOT, cli
+from tests.conftest import ROOT, User, cli
 from tests.ovs.conftest import pins, switch_arg
 
 pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
@@ -235,3 +235,25 @@ def test_a_second_sandbox_never_touches_the_firsts_hosts(tmp_path: Path, bpffs_r
         first.stop()
     assert first.leftovers() == [] and second.leftovers() == []
     assert not (Path("/run/extframe/prefixes") / first.prefix).exists()
+
+
+def test_switch_commands_of_another_user_are_told_they_need_root(
+    sandbox: Sandbox, intruder: User
+) -> None:
+    sandbox.start()
+    at = ["--switch", str(sandbox.run_dir)]
+    for command in (
+        ["list", *at],
+        ["register", "x", str(ROOT / "actions" / "dec_ttl.c"), *at],
+        ["unregister", "x", *at],
+        ["restore", *at],
+        ["flow", "dump", *at],
+        ["mirror", "-w", "/dev/null", *at],
+        ["sandbox", "status", "--run-dir", str(sandbox.run_dir)],
+    ):
+        r = intruder.run(sys.executable, "-m", "extframe", *command)
+        assert r.returncode == 2, (command, r.stderr)
+        words = " ".join(command[:2]) if command[0] == "sandbox" else command[0]
+        assert r.stderr.startswith(f"extframe: error: extframe {words} needs root:"), r.stderr
+        assert r.stderr.count("\n") == 1
+    assert sandbox.switch.registered() == {}
