@@ -14,6 +14,7 @@ from pathlib import Path
 
 from extframe.errors import BuildError
 from extframe.inputs import check_input
+from extframe.owned import new_file_in
 
 #: The folder of the action ABI header, ``extframe.h``.
 ABI_INCLUDE = Path(__file__).resolve().parent.parent / "actions" / "include"
@@ -80,18 +81,18 @@ def build(source: Path, output: Path | None = None, options: BuildOptions | None
     check_input(source, BuildError)
     if shutil.which(options.clang) is None:
         raise BuildError(f"{options.clang}: compiler not found; run `make setup` (installs clang)")
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    cmd = clang_command(source, tmp, options)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        diagnostics = proc.stderr.strip()
-        first = next(
-            (ln for ln in diagnostics.splitlines() if "error:" in ln),
-            diagnostics.splitlines()[0] if diagnostics else "clang failed",
-        )
-        raise BuildError(f"{source}: compile failed: {first}", output=diagnostics)
-    tmp.replace(output)
+    with new_file_in(output.parent, output.name) as tmp:
+        cmd = clang_command(source, tmp, options)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            diagnostics = proc.stderr.strip()
+            first = next(
+                (ln for ln in diagnostics.splitlines() if "error:" in ln),
+                diagnostics.splitlines()[0] if diagnostics else "clang failed",
+            )
+            raise BuildError(f"{source}: compile failed: {first}", output=diagnostics)
+        os.chmod(tmp, 0o644)
+        tmp.replace(output)
     return output
 
 

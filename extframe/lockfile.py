@@ -32,6 +32,7 @@ from analyzer.effects import ProgramEffects
 from extframe.errors import LockError
 from extframe.inputs import read_input
 from extframe.manifest import DeclaredEffects
+from extframe.owned import replace_file
 
 LOCK_NAME = "extframe.lock"
 LOCK_VERSION = 1
@@ -150,9 +151,7 @@ class Lock:
                 return False
         except (FileNotFoundError, UnicodeDecodeError):
             pass
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.path)
+        replace_file(self.path, text.encode("utf-8"))
         return True
 
     def prune(self) -> list[str]:

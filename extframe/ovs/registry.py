@@ -53,6 +53,7 @@ from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
 from extframe.loader import LoadedObject, program_identity
 from extframe.ovs.switch import ACTION_NAME, Registered, Switch, check_action_name
+from extframe.owned import replace_file
 
 #: bpf/replace keeps the old pins here until the new program is in place.
 #: Longer than 15 characters, so never the name of an action.
@@ -133,13 +134,8 @@ def read_record(switch: Switch, name: str) -> Record | None:
 
 
 def _write_record(switch: Switch, record: Record) -> None:
-    path = _record_path(switch, record.name)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(record.model_dump_json(indent=2) + "\n")
-    tmp.replace(path)
+    data = (record.model_dump_json(indent=2) + "\n").encode()
+    replace_file(_record_path(switch, record.name), data, mode=0o600)
 
 
 def _writes(effects: ProgramEffects) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from pathlib import Path
 from extframe.errors import OvsError
 from extframe.ovs import registry
 from extframe.ovs.switch import Switch, sandbox_run_dir
+from extframe.owned import replace_file
 
 BRIDGE = "br0"
 MAX_HOSTS = 9
@@ -127,9 +128,7 @@ class Sandbox:
 
     def _save(self, hosts: list[Host]) -> None:
         state = {"prefix": self.prefix, "bridge": BRIDGE, "hosts": [asdict(h) for h in hosts]}
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self._state_file)
+        replace_file(self._state_file, (json.dumps(state, indent=2) + "\n").encode())
 
     def hosts(self) -> list[Host]:
         raw = self._state().get("hosts", [])
@@ -329,10 +328,7 @@ class Sandbox:
                 f"(`extframe sandbox stop --run-dir {other}`) or give this one another --prefix"
             )
         PREFIX_CLAIMS.mkdir(parents=True, exist_ok=True, mode=0o700)
-        claim = PREFIX_CLAIMS / self.prefix
-        tmp = claim.with_name(f".{self.prefix}.{os.getpid()}")
-        tmp.write_text(f"{self._me}\n")
-        tmp.replace(claim)
+        replace_file(PREFIX_CLAIMS / self.prefix, f"{self._me}\n".encode())
 
     def _release(self) -> None:
         if self._claimant() == self._me:
