@@ -347,9 +347,12 @@ def replace(
     """
     _preflight(switch, name, unrunnable)
     with switch.lock():
-        if name not in switch.registered():
+        current = switch.registered().get(name)
+        if current is None:
             raise OvsError(f"{name} is not registered: `extframe register {name} ACTION` adds it")
         old = read_record(switch, name)
+        if old is not None and not old.describes(current):
+            old = None  # the switch runs a program extframe did not register: no history
         loaded, effects = _prove(action, name, program, allow_unknown)
         with loaded:
             folder = switch.pin_root / name

@@ -488,6 +488,12 @@ def test_a_record_speaks_only_for_the_program_it_proved(
     assert (row["verdict"], row["source"], row["maps"]) == (None, None, [])
     text = cli("list", *at).stdout
     assert "dec_ttl.c" not in text and "writes" not in text, text
+    # Replacing that program starts a history of its own: nothing of the old record carries.
+    r = cli("replace", "ttl", str(ACTIONS / "dec_ttl.c"), *at)
+    assert r.returncode == 0, r.stderr
+    replaced = read_record(Switch(switch.run_dir), "ttl")
+    assert replaced is not None and replaced.registered_at > record.registered_at
+    assert replaced.replaced == 1
     switch.appctl("bpf/del", "ttl")
     assert cli("unload", "other").returncode == 0
 
