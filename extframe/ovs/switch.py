@@ -27,6 +27,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from extframe.bpffs import bpffs_mount
 from extframe.errors import OvsError
@@ -94,7 +97,7 @@ def check_action_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class Registered:
-    """One line of ``ovs-appctl bpf/list``."""
+    """One action of ``ovs-appctl bpf/list --json``."""
 
     name: str
     reclassify: bool
@@ -106,48 +109,114 @@ class Registered:
     prog_id: int
 
 
-_LIST_LINE = re.compile(
-    r"^(?P<name>\w+): reclassify=(?P<rc>yes|no)(?: fields=(?P<fields>\S+))?"
-    r"(?: unrunnable=(?P<unrunnable>drop|pass))? path=(?P<path>\S+) prog_id=(?P<id>\d+)$"
-)
+#: A field name in ``fields=`` as the registry accepts it (lib/bpf-action.c).
+_FIELD = re.compile(r"^[A-Za-z0-9_.]+$")
+#: Bytes the registry refuses in a path: a newline could forge a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+_Count = Annotated[int, Field(ge=0)]
+
+
+class _Listed(BaseModel):
+    """An action as ``bpf/list --json`` replies it (lib/bpf-action.c: action_to_json())."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: Annotated[str, Field(pattern=ACTION_NAME.pattern)]
+    reclassify: bool
+    fields: list[str]
+    unrunnable: Literal["drop", "pass"]
+    path: str
+    prog_id: Annotated[int, Field(ge=1)]
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, fields: list[str]) -> list[str]:
+        bad = [f for f in fields if not _FIELD.match(f)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a field name")
+        return fields
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_and_printable(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("the path is not absolute")
+        if _CONTROL.search(path):
+            raise ValueError("the path holds a control character")
+        return path
+
+
+class _Shown(_Listed):
+    """An action as ``bpf/show --json NAME`` replies it: its program and counters too."""
+
+    prog_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]{0,15}$")]
+    prog_tag: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+    registration_id: Annotated[int, Field(ge=1)]
+    replaced: _Count
+    packets: _Count
+    drops: _Count
+    errors: _Count
+    unrunnable_packets: _Count
+    run_time_ns: _Count
+
+
+_T = TypeVar("_T")
+
+
+def _unexpected(command: str, what: str) -> OvsError:
+    return OvsError(
+        f"unexpected reply to {command} ({what}): the switch's patch series may be out "
+        "of date; rebuild it with ovs_patches/build.sh and restart the switch"
+    )
+
+
+def _read_reply(adapter: TypeAdapter[_T], command: str, text: str) -> _T:
+    """``text`` as ``adapter`` reads it; anything else is a one-line ``OvsError``."""
+    try:
+        return adapter.validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        more = f" and {e.error_count() - 1} more" if e.error_count() > 1 else ""
+        what = " ".join(f"{where}: {first['msg']}".removeprefix(": ").split())
+        raise _unexpected(command, what + more) from None
+
+
+_LIST_REPLY = TypeAdapter(list[_Listed])
+_SHOW_REPLY = TypeAdapter(_Shown)
 
 
 def parse_bpf_list(text: str) -> dict[str, Registered]:
-    """``bpf/list``'s reply, by name."""
+    """``bpf/list --json``'s reply, by name; any other reply is an ``OvsError``."""
     out: dict[str, Registered] = {}
-    for line in text.splitlines():
-        m = _LIST_LINE.match(line.strip())
-        if m is None:
-            if line.strip():
-                raise OvsError(f"cannot read bpf/list line {line!r}: is the series up to date?")
-            continue
-        out[m["name"]] = Registered(
-            name=m["name"],
-            reclassify=m["rc"] == "yes",
-            fields=m["fields"].split(",") if m["fields"] else [],
-            unrunnable=m["unrunnable"] or "drop",
-            path=m["path"],
-            prog_id=int(m["id"]),
+    for a in _read_reply(_LIST_REPLY, "bpf/list --json", text):
+        if a.name in out:
+            raise _unexpected("bpf/list --json", f"{a.name} is listed twice")
+        out[a.name] = Registered(
+            name=a.name,
+            reclassify=a.reclassify,
+            fields=list(a.fields),
+            unrunnable=a.unrunnable,
+            path=a.path,
+            prog_id=a.prog_id,
         )
     return out
 
 
 def parse_bpf_show(text: str) -> dict[str, int]:
-    """The counters of ``bpf/show NAME``: packets, drops, errors, unrunnable, run_time_ns."""
-    out: dict[str, int] = {}
-    for key, pattern in (
-        ("packets", r"^\s*packets: (\d+)"),
-        ("drops", r"^\s*drops: (\d+)"),
-        ("errors", r"^\s*errors: (\d+)"),
-        ("unrunnable", r"^\s*unrunnable: (\d+)"),
-        ("run_time_ns", r"^\s*run time: (\d+) ns total"),
-        ("replaced", r"replaced (\d+) times"),
-        ("registration_id", r"registration id: (\d+)"),
-    ):
-        m = re.search(pattern, text, re.M)
-        if m:
-            out[key] = int(m[1])
-    return out
+    """The counters of ``bpf/show --json NAME``: packets, drops, errors, unrunnable,
+    run_time_ns, replaced, registration_id. Any other reply is an ``OvsError``."""
+    a = _read_reply(_SHOW_REPLY, "bpf/show --json", text)
+    return {
+        "packets": a.packets,
+        "drops": a.drops,
+        "errors": a.errors,
+        "unrunnable": a.unrunnable_packets,
+        "run_time_ns": a.run_time_ns,
+        "replaced": a.replaced,
+        "registration_id": a.registration_id,
+    }
 
 
 class Switch:
@@ -377,10 +446,25 @@ class Switch:
     # -- the bpf registry --------------------------------------------------------------
 
     def registered(self) -> dict[str, Registered]:
-        return parse_bpf_list(self.appctl("bpf/list"))
+        """The switch's actions, by name, read from ``bpf/list --json``."""
+        return parse_bpf_list(self._report("bpf/list", "--json"))
 
     def counters(self, name: str) -> dict[str, int]:
-        return parse_bpf_show(self.appctl("bpf/show", name))
+        """``name``'s counters, read from ``bpf/show --json NAME``."""
+        return parse_bpf_show(self._report("bpf/show", "--json", name))
+
+    def _report(self, *args: str) -> str:
+        """A bpf/list or bpf/show reply; a switch whose series predates --json says so."""
+        try:
+            return self.appctl(*args)
+        except OvsError as e:
+            if "command takes at most" not in e.message:
+                raise
+            raise OvsError(
+                f"the ovs-vswitchd of {self.run_dir} has no {args[0]} --json ({e.message}): "
+                "its patch series is out of date; rebuild it with ovs_patches/build.sh and "
+                "restart the switch"
+            ) from None
 
     def bridges(self) -> list[str]:
         return self.vsctl("list-br").split()

@@ -1,55 +1,118 @@
-"""extframe's reading of the patched ovs-vswitchd's bpf/list and bpf/show replies."""
+"""extframe's reading of the patched ovs-vswitchd's bpf/list --json and bpf/show --json.
+
+The good replies are what lib/bpf-action.c's action_to_json() writes
+(json_to_string() with sorted keys); every other reply must be refused with
+one line that says the series may be out of date, never read half-way.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from extframe.errors import OvsError
-from extframe.ovs.switch import Registered, parse_bpf_list, parse_bpf_show
+from extframe.ovs.switch import Registered, Switch, parse_bpf_list, parse_bpf_show
 
-# Lines as lib/bpf-action.c's format_action() writes them.
+# A reply as the switch writes it, with a path that holds a space, quotes and
+# a backslash: JSON escapes them, so the path comes back exactly.
 LIST = (
-    "count: reclassify=no path=/sys/fs/bpf/x/count/prog/port_counter prog_id=41\n"
-    "mirror: reclassify=no unrunnable=pass path=/sys/fs/bpf/x/mirror/prog/m prog_id=42\n"
-    "ttl: reclassify=yes fields=ip.csum,ip.ttl unrunnable=pass path=/sys/fs/bpf/t prog_id=7\n"
+    '[{"fields":[],"name":"count","path":"/sys/fs/bpf/x/count/prog/port_counter",'
+    '"prog_id":41,"reclassify":false,"unrunnable":"drop"},'
+    '{"fields":["ip.csum","ip.ttl"],"name":"ttl","path":"/sys/fs/bpf/my dir/a \\"b\\" \\\\c",'
+    '"prog_id":7,"reclassify":true,"unrunnable":"pass"}]\n'
 )
 
 
-def _reg(
-    name: str, rc: bool, fields: list[str], unrunnable: str, path: str, id_: int
-) -> Registered:
-    return Registered(
-        name=name, reclassify=rc, fields=fields, unrunnable=unrunnable, path=path, prog_id=id_
-    )
+def test_bpf_list_reads_every_action_exactly() -> None:
+    assert parse_bpf_list(LIST) == {
+        "count": Registered(
+            name="count",
+            reclassify=False,
+            fields=[],
+            unrunnable="drop",
+            path="/sys/fs/bpf/x/count/prog/port_counter",
+            prog_id=41,
+        ),
+        "ttl": Registered(
+            name="ttl",
+            reclassify=True,
+            fields=["ip.csum", "ip.ttl"],
+            unrunnable="pass",
+            path='/sys/fs/bpf/my dir/a "b" \\c',
+            prog_id=7,
+        ),
+    }
+
+
+def test_an_empty_registry() -> None:
+    assert parse_bpf_list("[]\n") == {}
+
+
+def _action(**change: Any) -> dict[str, Any]:
+    """The "ttl" action of LIST, with ``change`` applied (None deletes a key)."""
+    action: dict[str, Any] = json.loads(LIST)[1]
+    for key, value in change.items():
+        if value is None:
+            del action[key]
+        else:
+            action[key] = value
+    return action
+
+
+def _refused(parse: Any, reply: str) -> str:
+    with pytest.raises(OvsError) as e:
+        parse(reply)
+    message = e.value.message
+    assert "\n" not in message and "series may be out of date" in message, message
+    assert "ovs_patches/build.sh" in message
+    return message
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    ("reply", "words"),
     [
-        ("count", _reg("count", False, [], "drop", "/sys/fs/bpf/x/count/prog/port_counter", 41)),
-        ("mirror", _reg("mirror", False, [], "pass", "/sys/fs/bpf/x/mirror/prog/m", 42)),
-        ("ttl", _reg("ttl", True, ["ip.csum", "ip.ttl"], "pass", "/sys/fs/bpf/t", 7)),
+        # The text form, which an older series gives for plain bpf/list.
+        ("ttl: reclassify=yes path=/p prog_id=7\n", "Invalid JSON"),
+        (LIST[:40], "Invalid JSON"),
+        ("", "Invalid JSON"),
+        (json.dumps(_action()), "Input should be a valid array"),
+        (json.dumps([_action(), "x"]), "1: Input should be an object"),
+        (json.dumps([_action(prog_id=None)]), "0.prog_id: Field required"),
+        (json.dumps([_action(registration_id=3)]), "0.registration_id: Extra inputs"),
+        (json.dumps([_action(prog_id="7")]), "0.prog_id: Input should be a valid integer"),
+        (json.dumps([_action(prog_id=7.0)]), "0.prog_id: Input should be a valid integer"),
+        (json.dumps([_action(prog_id=0)]), "0.prog_id: Input should be greater than or equal"),
+        (json.dumps([_action(reclassify="yes")]), "0.reclassify: Input should be a valid bool"),
+        (json.dumps([_action(reclassify=1)]), "0.reclassify: Input should be a valid bool"),
+        (json.dumps([_action(fields="ip.ttl,ip.csum")]), "0.fields: Input should be a valid array"),
+        (json.dumps([_action(fields=["ip ttl"])]), "'ip ttl' is not a field name"),
+        (json.dumps([_action(fields=[""])]), "'' is not a field name"),
+        (json.dumps([_action(unrunnable="maybe")]), "0.unrunnable: Input should be 'drop'"),
+        (json.dumps([_action(path="sys/fs/bpf/p")]), "0.path: Value error, the path is not"),
+        (
+            json.dumps([_action(path="/sys/fs/bpf/x\nforged: reclassify=no")]),
+            "0.path: Value error, the path holds a control character",
+        ),
+        (json.dumps([_action(path="/sys/fs/bpf/\x7f")]), "control character"),
+        (json.dumps([_action(name="9lives")]), "0.name: String should match pattern"),
+        (json.dumps([_action(name="a" * 16)]), "0.name: String should match pattern"),
+        (json.dumps([_action(), _action()]), "(ttl is listed twice)"),
+        (json.dumps([_action(prog_id=None, reclassify=None)]), "and 1 more"),
     ],
 )
-def test_bpf_list_lines(name: str, expected: Registered) -> None:
-    assert parse_bpf_list(LIST)[name] == expected
+def test_bpf_list_refuses_a_reply_it_cannot_read(reply: str, words: str) -> None:
+    assert words in _refused(parse_bpf_list, reply)
 
 
-def test_bpf_list_refuses_a_line_it_cannot_read() -> None:
-    with pytest.raises(OvsError, match="is the series up to date"):
-        parse_bpf_list("x: reclassify=no unrunnable=maybe path=/p prog_id=1\n")
-
-
-SHOW = """\
-mirror: reclassify=no unrunnable=pass path=/sys/fs/bpf/x/mirror/prog/m prog_id=42
-  program: id 42, name "m", tag 0123456789abcdef
-  registration id: 3, replaced 1 times
-  packets: 5
-  drops: 1
-  errors: 2
-  unrunnable: 4
-  run time: 900 ns total, 180 ns average
-"""
+SHOW = (
+    '{"drops":1,"errors":2,"fields":[],"name":"mirror","packets":5,'
+    '"path":"/sys/fs/bpf/x/mirror/prog/m","prog_id":42,"prog_name":"m",'
+    '"prog_tag":"0123456789abcdef","reclassify":false,"registration_id":3,"replaced":1,'
+    '"run_time_ns":900,"unrunnable":"pass","unrunnable_packets":4}\n'
+)
 
 
 def test_bpf_show_counters() -> None:
@@ -64,6 +127,43 @@ def test_bpf_show_counters() -> None:
     }
 
 
-def test_bpf_show_of_a_switch_without_the_counter() -> None:
-    older = "\n".join(ln for ln in SHOW.splitlines() if "unrunnable: " not in ln)
-    assert "unrunnable" not in parse_bpf_show(older)
+def _shown(**change: Any) -> str:
+    shown: dict[str, Any] = json.loads(SHOW)
+    for key, value in change.items():
+        if value is None:
+            del shown[key]
+        else:
+            shown[key] = value
+    return json.dumps(shown)
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        ("mirror: reclassify=no path=/p prog_id=42\n  packets: 5\n", "Invalid JSON"),
+        (LIST, "Input should be an object"),
+        (_shown(unrunnable_packets=None), "unrunnable_packets: Field required"),
+        (_shown(packets=-1), "packets: Input should be greater than or equal to 0"),
+        (_shown(run_time_ns=900.5), "run_time_ns: Input should be a valid integer"),
+        (_shown(drops="1"), "drops: Input should be a valid integer"),
+        (_shown(prog_tag="not hex"), "prog_tag: String should match pattern"),
+        (_shown(registration_id=0), "registration_id: Input should be greater than or equal"),
+        (_shown(average_ns=180), "average_ns: Extra inputs are not permitted"),
+        (_shown(path="/a\nb"), "path: Value error, the path holds a control character"),
+    ],
+)
+def test_bpf_show_refuses_a_reply_it_cannot_read(reply: str, words: str) -> None:
+    assert words in _refused(parse_bpf_show, reply)
+
+
+class _OlderSwitch(Switch):
+    """A switch whose registry predates --json: ovs-appctl fails as unixctl.c words it."""
+
+    def appctl(self, *args: str, target: str = "ovs-vswitchd") -> str:
+        raise OvsError(f'"{args[0]}" command takes at most {len(args) - 2} arguments')
+
+
+@pytest.mark.parametrize("ask", [lambda sw: sw.registered(), lambda sw: sw.counters("count")])
+def test_a_switch_without_json_replies_says_its_series_is_out_of_date(ask: Any) -> None:
+    with pytest.raises(OvsError, match=r"has no bpf/(list|show) --json .*out of date"):
+        ask(_OlderSwitch(Path("/nonexistent")))
