@@ -31,7 +31,7 @@ from analyzer.verifier_log import parse_log
 from bench.common import RunOptions, publish
 from extframe.build import build
 from extframe.check import evidence_of
-from extframe.loader import load_object
+from extframe.kernel import load_object
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ROOT / "actions"

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from bench.common import RunOptions, publish
 from extframe.build import build
-from extframe.loader import LoadOptions, load_object
+from extframe.kernel import LoadOptions, RunInput, load_object, run
 from extframe.packet import from_expression
-from extframe.testrun import RunInput, run
 
 ACTIONS = Path(__file__).resolve().parent.parent / "actions"
 PACKET = (

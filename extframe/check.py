@@ -16,16 +16,17 @@ from analyzer.effects import Analysis, KernelEvidence, analyze_program
 from analyzer.elf import ObjectSpec, ProgramSpec
 from analyzer.errors import AnalyzerError, ElfError
 from analyzer.verifier_log import summarize
-from extframe.bpf_syscall import RawLoadOptions, prog_load_whole_log
 from extframe.build import object_for
 from extframe.errors import ExtframeError, ObjectError, VerifierError
 from extframe.inputs import read_input
-from extframe.loader import (
+from extframe.kernel import (
     PROG_TYPES,
     LoadedObject,
     LoadedProgram,
     LoadOptions,
+    RawLoadOptions,
     load_object,
+    prog_load_whole_log,
     read_object,
 )
 

@@ -92,3 +92,30 @@ def _refuse_unless_regular(
 
 def _too_large(label: Path, limit: int) -> str:
     return f"{label}: larger than the {limit >> 20} MiB extframe reads (inputs.MAX_INPUT_SIZE)"
+
+
+def expand_actions(names: list[str]) -> list[Path]:
+    """The actions ``names`` stand for: a file for itself, a folder for the actions in it.
+
+    A folder stands for every ``.c`` directly in it, and every ``.o`` without
+    a ``.c`` of the same name beside it (the object built from that source),
+    sorted by name. Each action comes once, where it first appears. A folder
+    with no action is an error: a gate that checks nothing must not pass.
+    """
+    out: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if not path.is_dir():
+            found = [path]
+        else:
+            sources = sorted(p for p in path.glob("*.c") if p.is_file())
+            stems = {p.stem for p in sources}
+            objects = sorted(p for p in path.glob("*.o") if p.is_file() and p.stem not in stems)
+            found = sorted(sources + objects)
+            if not found:
+                raise ExtframeError(
+                    f"{path}: no action in this folder (a .c source or a .o object); "
+                    "name the files, or the folder that holds them"
+                )
+        out += [p for p in found if p not in out]
+    return out

@@ -3,7 +3,7 @@
 Each action ``actions/NAME.c`` has ``actions/NAME.vectors.toml``: optional
 map set-up, then vectors run in file order on one loaded object, so map state
 carries from one vector to the next. Keys and values are written as
-extframe/mapview.py reads them through the map's BTF: numbers, addresses,
+extframe/kernel/mapview.py reads them through the map's BTF: numbers, addresses,
 tables of struct members (``{packets = 1, bytes = 54}``), lists, or
 ``"0x…"`` for the exact bytes. An expected value names only what it checks.
 Schema: ``VectorFile`` below; unknown keys are errors.
@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from extframe import packet as packets
 from extframe.errors import ExtframeError, VectorError
 from extframe.inputs import read_input
-from extframe.loader import LoadedMap, LoadedObject
-from extframe.mapview import MapTypes, map_types, show
-from extframe.testrun import RunInput, run
+from extframe.kernel import LoadedMap, LoadedObject, RunInput, run
+from extframe.kernel.mapview import MapTypes, map_types, show
 
 MapScalar = int | str | dict[str, Any] | list[Any]
 

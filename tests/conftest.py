@@ -28,7 +28,7 @@ NEEDS_PRIVILEGE = ("kernel", "ovs")
 
 
 def _kernel_missing() -> str | None:
-    from extframe.libbpf import kernel_can_load
+    from extframe.kernel.libbpf import kernel_can_load
 
     return kernel_can_load()
 

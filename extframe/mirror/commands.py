@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from extframe.command import MIRROR, Arg, Command, Example, Result
 from extframe.errors import MirrorError
 from extframe.mirror.pcapfilter import MAX_SNAPLEN
 from extframe.mirror.session import Mirror, MirrorOptions, summary_json
 from extframe.ovs.commands import SWITCH_HELP
 from extframe.ovs.switch import Switch, require_root
-
-Result = dict[str, Any]
 
 DESCRIPTION = """\
 Capture the packets that reach a point of an OVS pipeline and match a tcpdump
@@ -40,13 +37,7 @@ full ring buffer (raise -B). The mirror is removed completely on exit: -c,
 --duration, Ctrl-C or SIGTERM; a mirror killed with -9 is cleaned up by the
 next one on that switch."""
 
-EPILOG = """\
-examples:
-  extframe mirror "tcp dst port 443 and host 10.0.0.5" -w tls.pcap
-  extframe mirror --in-port 1 "udp" -w - -c 10 | tcpdump -nr -
-  extframe mirror --flow "table=1,ip,nw_dst=10.0.0.2" "tcp[13] & 2 != 0" -w syn.pcap
-  extframe mirror --predicate docs/examples/mirror_low_ttl.c icmp -w ttl.pcap --duration 30
-
+EXIT_CODES = """\
 exit status:
   0  the capture ran and ended (-c, --duration, Ctrl-C, SIGTERM)
   2  the filter does not compile (libpcap's message), the predicate is not read-only,
@@ -94,60 +85,62 @@ def text_mirror(_r: Result) -> str:
     return ""  # the summary went to standard error, as tcpdump's does
 
 
-Command = tuple[Callable[[argparse.Namespace], Result], Callable[[Result], str]]
-COMMANDS: dict[str, Command] = {"mirror": (cmd_mirror, text_mirror)}
+MIRROR_CMD = Command(
+    name="mirror",
+    group=MIRROR,
+    help="capture the packets at a point of the pipeline that match a tcpdump filter",
+    description=DESCRIPTION,
+    examples=(
+        Example('mirror "tcp dst port 443 and host 10.0.0.5" -w tls.pcap'),
+        Example('extframe mirror --in-port 1 "udp" -w - -c 10 | tcpdump -nr -', shell=True),
+        Example('mirror --flow "table=1,ip,nw_dst=10.0.0.2" "tcp[13] & 2 != 0" -w syn.pcap'),
+        Example("mirror --predicate docs/examples/mirror_low_ttl.c icmp -w ttl.pcap --duration 30"),
+    ),
+    args=(
+        Arg("filter", nargs="*", metavar="FILTER", help="a tcpdump filter (default: every packet)"),
+        Arg(
+            "-w",
+            "--write",
+            required=True,
+            metavar="FILE",
+            help="the pcap to write; - for standard output",
+        ),
+        Arg("-c", "--count", type=int, help="stop after writing this many packets"),
+        Arg(
+            "-s",
+            "--snaplen",
+            type=int,
+            default=MAX_SNAPLEN,
+            help=f"bytes kept of each packet (default and most {MAX_SNAPLEN}; 0 means that too)",
+        ),
+        Arg("--duration", type=float, metavar="S", help="stop after S seconds"),
+        Arg(
+            "-B",
+            "--buffer-size",
+            type=int,
+            default=4096,
+            metavar="KIB",
+            help="the ring buffer, in KiB: a power of two from 4 (default 4096)",
+        ),
+        Arg("--in-port", metavar="P", help="mirror packets entering on port P", one_of="where"),
+        Arg(
+            "--flow",
+            metavar="MATCH",
+            help="mirror packets matching MATCH, in table N if it says table=N "
+            '("table=1,ip,nw_dst=10.0.0.2")',
+            one_of="where",
+        ),
+        Arg(
+            "--predicate",
+            metavar="FILE.c",
+            help="a read-only C test of your own, and-ed with FILTER",
+        ),
+        Arg("--bridge", default="br0", help="default br0"),
+        Arg("--switch", help=SWITCH_HELP),
+    ),
+    exit_codes=EXIT_CODES,
+    run=cmd_mirror,
+    render=text_mirror,
+)
 
-
-def add_parsers(
-    sub: Any,
-    fmt: type[argparse.HelpFormatter],
-    common: Callable[..., None],
-) -> None:
-    p = sub.add_parser(
-        "mirror",
-        formatter_class=fmt,
-        help="capture the packets at a point of the pipeline that match a tcpdump filter",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-    )
-    p.add_argument(
-        "filter", nargs="*", metavar="FILTER", help="a tcpdump filter (default: every packet)"
-    )
-    p.add_argument(
-        "-w",
-        "--write",
-        required=True,
-        metavar="FILE",
-        help="the pcap to write; - for standard output",
-    )
-    p.add_argument("-c", "--count", type=int, help="stop after writing this many packets")
-    p.add_argument(
-        "-s",
-        "--snaplen",
-        type=int,
-        default=MAX_SNAPLEN,
-        help=f"bytes kept of each packet (default and most {MAX_SNAPLEN}; 0 means that too)",
-    )
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument(
-        "-B",
-        "--buffer-size",
-        type=int,
-        default=4096,
-        metavar="KIB",
-        help="the ring buffer, in KiB: a power of two from 4 (default 4096)",
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--in-port", metavar="P", help="mirror packets entering on port P")
-    where.add_argument(
-        "--flow",
-        metavar="MATCH",
-        help="mirror packets matching MATCH, in table N if it says table=N "
-        '("table=1,ip,nw_dst=10.0.0.2")',
-    )
-    p.add_argument(
-        "--predicate", metavar="FILE.c", help="a read-only C test of your own, and-ed with FILTER"
-    )
-    p.add_argument("--bridge", default="br0", help="default br0")
-    p.add_argument("--switch", help=SWITCH_HELP)
-    common(p, type_opt=False)
+COMMANDS = (MIRROR_CMD,)

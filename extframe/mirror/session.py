@@ -23,7 +23,6 @@ cleaned up by the next one on that switch.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import re
 import signal
@@ -38,11 +37,10 @@ from typing import IO, Any
 
 from scapy.utils import RawPcapWriter
 
-from extframe import bpffs, libbpf
-from extframe.errors import ExtframeError, MirrorError, OvsError
+from extframe.errors import ExtframeError, MapError, MirrorError, OvsError
+from extframe.kernel import LoadedMap, RingReader, bpffs
 from extframe.mirror.codegen import COUNTERS, decode_record, write_action
 from extframe.mirror.pcapfilter import LINKTYPE_ETHERNET, MAX_SNAPLEN
-from extframe.mirror.ring import RingReader
 from extframe.ovs import registry
 from extframe.ovs.switch import Switch
 
@@ -176,7 +174,7 @@ class Mirror:
         self._registered = False
         self._flow_added = False
         self._ring_fd: int | None = None
-        self._stats_fd: int | None = None
+        self._stats: LoadedMap | None = None
         self._stop_reason = ""
         self._running = False
         self._writer: RawPcapWriter | None = None
@@ -221,7 +219,7 @@ class Mirror:
             self._registered = True
             maps = Path(record.pin_folder) / "map"
             self._ring_fd = bpffs.open_pinned(maps / "mirror_ring")
-            self._stats_fd = bpffs.open_pinned(maps / "mirror_stats")
+            self._stats = bpffs.open_pinned_map(maps / "mirror_stats")
             sw.ofctl("add-flow", opts.bridge, self.flow)
             self._flow_added = True
         except BaseException:
@@ -293,14 +291,16 @@ class Mirror:
 
     def counters(self) -> Counters:
         """The action's counters, read from its ``mirror_stats`` map."""
-        if self._stats_fd is None:
+        if self._stats is None:
             return Counters()
-        key = ctypes.c_uint32(0)
-        value = ctypes.create_string_buffer(8 * len(COUNTERS))
-        if libbpf.lib().bpf_map_lookup_elem(self._stats_fd, ctypes.byref(key), value) < 0:
+        try:
+            value = self._stats.lookup(bytes(4))
+        except MapError:
+            value = None
+        if value is None:
             return Counters()
         return Counters(
-            *(int.from_bytes(value.raw[i * 8 : i * 8 + 8], "little") for i in range(len(COUNTERS)))
+            *(int.from_bytes(value[i * 8 : i * 8 + 8], "little") for i in range(len(COUNTERS)))
         )
 
     def _on_record(self, raw: bytes) -> bool:
@@ -409,10 +409,10 @@ class Mirror:
         ``failed``: the mirror never started; a pcap it created goes too.
         """
         self._remove_flow()
-        for fd in (self._ring_fd, self._stats_fd):
+        for fd in (self._ring_fd, self._stats.fd if self._stats else None):
             if fd is not None:
                 os.close(fd)
-        self._ring_fd = self._stats_fd = None
+        self._ring_fd, self._stats = None, None
         if self._registered:
             try:
                 registry.unregister(self.switch, self.name, force=True)

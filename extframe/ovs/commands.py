@@ -1,22 +1,20 @@
-"""The OVS commands of the CLI: sandbox, register, replace, unregister, list, flow.
+"""The OVS commands: register, replace, unregister, list, restore, flow, sandbox, demo.
 
-Each ``cmd_*`` returns plain data and each ``text_*`` renders it, as in
-``extframe.cli``, which adds these to its parser with ``add_parsers``.
+Each ``cmd_*`` returns plain data and each ``text_*`` renders it; the
+declarations at the end are what the CLI is built from (extframe/command.py).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from extframe.command import EXIT_CODES as COMMON_EXIT_CODES
+from extframe.command import SANDBOX, SWITCH, Arg, Command, Example, Result
 from extframe.errors import OvsError
-from extframe.ovs import registry
+from extframe.ovs import demo, registry
 from extframe.ovs.sandbox import MAX_HOSTS, Sandbox
 from extframe.ovs.switch import Switch, require_root
-
-Result = dict[str, Any]
 
 EXIT_CODES = """\
 exit status:
@@ -243,94 +241,55 @@ def text_flow(r: Result) -> str:
     return "\n".join(r["flows"]) or f"{r['bridge']} has no flows"
 
 
-# ---------------------------------------------------------------- parser
+# ---------------------------------------------------------------- declarations
 
-Command = tuple[Callable[[argparse.Namespace], Result], Callable[[Result], str]]
-COMMANDS: dict[str, Command] = {
-    "sandbox": (cmd_sandbox, text_sandbox),
-    "register": (cmd_register, text_record),
-    "replace": (cmd_register, text_record),
-    "unregister": (cmd_unregister, text_unregister),
-    "list": (cmd_list, text_list),
-    "restore": (cmd_restore, text_restore),
-    "flow": (cmd_flow, text_flow),
-}
+SANDBOX_CMD = Command(
+    name="sandbox",
+    group=SANDBOX,
+    help="start, stop or show the embedded Open vSwitch",
+    description="The sandbox is a patched ovs-vswitchd and its ovsdb-server, run from the "
+    "cached build (ovs_patches/build.sh) with their files in a private run directory "
+    "(default /run/extframe/sandbox, or $EXTFRAME_SANDBOX), with bridge br0 on the "
+    "userspace datapath (fail-mode=secure: nothing is forwarded until flows say so).\n"
+    "--hosts N adds hosts h1..hN: network namespaces efsb-hN whose eth0 (10.0.0.N/24, "
+    "MAC 02:00:00:00:00:0N) is joined by a veth pair to br0 port N.\n"
+    "start on a running sandbox only adds missing hosts; after a daemon died it restarts "
+    "only that one and registers the actions again (as `extframe restore`); stop leaves "
+    "no process, pin, namespace or interface behind (the logs stay in the run directory).",
+    examples=(
+        Example("sandbox start --hosts 2"),
+        Example("ip netns exec efsb-h1 ping -c 1 10.0.0.2", "after flows forward it", shell=True),
+        Example("sandbox status --json"),
+        Example("sandbox stop"),
+    ),
+    args=(
+        Arg("verb", choices=("start", "stop", "status")),
+        Arg("--hosts", type=int, default=0, help=f"hosts to attach, 0 to {MAX_HOSTS} (start)"),
+        Arg("--run-dir", help="the sandbox's run directory (default /run/extframe/sandbox)"),
+        Arg(
+            "--prefix",
+            help="names of its namespaces and interfaces, PREFIX-hN and PREFIX-sw (at most 10 "
+            "letters and digits; default efsb for the default run directory, efs and a hash "
+            "of the run directory for another); one sandbox's prefix is never another's",
+        ),
+    ),
+    exit_codes=EXIT_CODES,
+    run=cmd_sandbox,
+    render=text_sandbox,
+)
 
 
-def add_parsers(
-    sub: Any,
-    fmt: type[argparse.HelpFormatter],
-    common: Callable[..., None],
-) -> None:
-    """Add the OVS commands to the CLI's subparsers."""
-    p = sub.add_parser(
-        "sandbox",
-        formatter_class=fmt,
-        help="start, stop or show the embedded Open vSwitch",
-        description="The sandbox is a patched ovs-vswitchd and its ovsdb-server, run from the "
-        "cached build (ovs_patches/build.sh) with their files in a private run directory "
-        "(default /run/extframe/sandbox, or $EXTFRAME_SANDBOX), with bridge br0 on the "
-        "userspace datapath (fail-mode=secure: nothing is forwarded until flows say so).\n"
-        "--hosts N adds hosts h1..hN: network namespaces efsb-hN whose eth0 (10.0.0.N/24, "
-        "MAC 02:00:00:00:00:0N) is joined by a veth pair to br0 port N.\n"
-        "start on a running sandbox only adds missing hosts; stop leaves no process, pin, "
-        "namespace or interface behind (the logs stay in the run directory).",
-        epilog="examples:\n"
-        "  extframe sandbox start --hosts 2\n"
-        "  ip netns exec efsb-h1 ping -c 1 10.0.0.2   # after flows forward it\n"
-        "  extframe sandbox status --json\n"
-        "  extframe sandbox stop\n\n" + EXIT_CODES,
-    )
-    p.add_argument("verb", choices=("start", "stop", "status"))
-    p.add_argument(
-        "--hosts", type=int, default=0, help=f"hosts to attach, 0 to {MAX_HOSTS} (start)"
-    )
-    p.add_argument("--run-dir", help="the sandbox's run directory (default /run/extframe/sandbox)")
-    p.add_argument(
-        "--prefix",
-        help="names of its namespaces and interfaces, PREFIX-hN and PREFIX-sw (at most 10 "
-        "letters and digits; default efsb for the default run directory, efs and a hash "
-        "of the run directory for another); one sandbox's prefix is never another's",
-    )
-    common(p, type_opt=False)
-
-    for verb, what in (("register", "add"), ("replace", "swap in")):
-        p = sub.add_parser(
-            verb,
-            formatter_class=fmt,
-            help=f"{what} an action on a running switch, re-classified as its analysis says",
-            description=(
-                "Build (for .c), load through the kernel verifier, analyse, pin under "
-                "/sys/fs/bpf/extframe_ovs/SWITCH/NAME/ and register with ovs-vswitchd "
-                "(ovs-appctl bpf/add) so that flows can say bpf(NAME). The verdict decides "
-                "re-classification:\n"
-                "  read_only                      no re-classification\n"
-                "  writes to the flow key         re-classify (freeze and recirculate)\n"
-                "  writes to payload/checksums    no re-classification\n"
-                "  unknown                        refused; --allow-unknown registers it as\n"
-                "                                 re-classifying everything\n"
-                "A failure at any step leaves nothing: no pin, no registration."
-                if verb == "register"
-                else "Prove the new program as `register` does, then swap it in under the same "
-                "name while traffic flows: ovs-vswitchd swaps the program under RCU, so no "
-                "packet meets a freed program, and revalidates its datapath flows with the new "
-                "re-classification. The new program's maps start empty: state is not carried "
-                "over. On failure the old program stays."
-            ),
-            epilog="examples:\n"
-            f"  extframe {verb} policer actions/policer.c\n"
-            f"  extframe {verb} ttl actions/dec_ttl.c --switch /run/openvswitch\n"
-            '  extframe flow add "in_port=1,actions=bpf(policer),output:2"\n\n' + EXIT_CODES,
-        )
-        p.add_argument("name", metavar="NAME", help="what flows call it: bpf(NAME); 1-15 chars")
-        p.add_argument("action", metavar="ACTION.c|ACTION.o")
-        p.add_argument("--program", help="which program of the object (default: its only one)")
-        p.add_argument(
+def _registration_args(verb: str) -> tuple[Arg, ...]:
+    return (
+        Arg("name", metavar="NAME", help="what flows call it: bpf(NAME); 1-15 chars"),
+        Arg("action", metavar="ACTION.c|ACTION.o"),
+        Arg("--program", help="which program of the object (default: its only one)"),
+        Arg(
             "--allow-unknown",
             action="store_true",
             help="register an action whose effects could not be proved, re-classifying after it",
-        )
-        p.add_argument(
+        ),
+        Arg(
             "--unrunnable",
             choices=("drop", "pass"),
             default="drop",
@@ -340,80 +299,159 @@ def add_parsers(
             "Use pass for read-only observers such as mirrors and counters, where skipping the "
             "program is harmless and dropping would change forwarding. Each "
             f"{verb} states its own (default drop)",
-        )
-        p.add_argument(
+        ),
+        Arg(
             "--reclassify",
             choices=("proof", "yes"),
             default="proof",
             help="proof (default): as the analysis decides; yes: re-classify even a proven "
             "read-only action, as a switch without the analysis must (for benchmarks and "
             "comparisons). Nothing forces no",
-        )
-        p.add_argument("--switch", help=SWITCH_HELP)
-        common(p, type_opt=False)
-
-    p = sub.add_parser(
-        "unregister",
-        formatter_class=fmt,
-        help="remove an action from a switch",
-        description="Delete the action from ovs-vswitchd's registry and remove its pins. "
-        "Refused while OpenFlow flows name it, unless --force: those flows then drop their "
-        "packets until an action of that name is registered again.",
-        epilog="example:\n  extframe unregister policer\n\n" + EXIT_CODES,
+        ),
+        Arg("--switch", help=SWITCH_HELP),
     )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--force", action="store_true", help="even while flows use it")
-    p.add_argument("--switch", help=SWITCH_HELP)
-    common(p, type_opt=False)
 
-    p = sub.add_parser(
-        "list",
-        formatter_class=fmt,
-        help="the actions a switch has, with verdicts and counters",
-        description="Every action registered with the switch: the verdict extframe proved, "
-        "the fields it writes, whether the switch re-classifies after it, and the switch's "
-        "counters (packets run, dropped by the program, dropped by an error, packets the "
-        "kernel refused to run it on and whether those were dropped or passed, average run "
-        "time). --json keys: name, verdict, fields, reclassify, unrunnable (drop or pass), "
-        "source, registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
-        "unrunnable_packets, run_time_ns, replaced.",
-        epilog="example:\n  extframe list --json\n\n" + EXIT_CODES,
-    )
-    p.add_argument("--switch", help=SWITCH_HELP)
-    common(p, type_opt=False)
 
-    p = sub.add_parser(
-        "restore",
-        formatter_class=fmt,
-        help="register again what a restarted ovs-vswitchd lost",
-        description="ovs-vswitchd keeps its bpf registry in memory: after it restarts (a "
-        "crash, systemd, an upgrade) the actions are gone, while extframe's records and pins "
-        "stay. restore adds each recorded action the switch lacks again, with the decision "
-        "of its proof, if its pin still holds the very program that was proved (the kernel's "
-        "program id); it drops, and says why, a record whose program is gone, and removes "
-        "pins no registration uses. `extframe sandbox start` does this by itself after a "
-        "crash of the sandbox's ovs-vswitchd. OpenFlow flows are not restored: they are the "
-        "controller's to add again.",
-        epilog="example:\n  extframe restore --switch /run/openvswitch\n\n" + EXIT_CODES,
+def _registration_examples(verb: str) -> tuple[Example, ...]:
+    return (
+        Example(f"{verb} policer actions/policer.c"),
+        Example(f"{verb} ttl actions/dec_ttl.c --switch /run/openvswitch"),
+        Example('flow add "in_port=1,actions=bpf(policer),output:2"'),
     )
-    p.add_argument("--switch", help=SWITCH_HELP)
-    common(p, type_opt=False)
 
-    p = sub.add_parser(
-        "flow",
-        formatter_class=fmt,
-        help="add, delete or show OpenFlow flows (a thin ovs-ofctl)",
-        description="A thin helper over ovs-ofctl add-flow / del-flows / dump-flows on the "
-        "switch's bridge; ovs-ofctl itself works unchanged on the same bridge.",
-        epilog="examples:\n"
-        '  extframe flow add "in_port=1,ip,actions=bpf(policer),output:2"\n'
-        '  extframe flow add "table=0,ip,actions=bpf(ttl),resubmit(,1)" '
-        '"table=1,ip,nw_ttl=63,actions=output:2"\n'
-        "  extframe flow dump\n"
-        '  extframe flow del "in_port=1"\n\n' + EXIT_CODES,
-    )
-    p.add_argument("verb", choices=("add", "del", "dump"))
-    p.add_argument("flows", nargs="*", metavar="FLOW")
-    p.add_argument("--bridge", default="br0", help="default br0")
-    p.add_argument("--switch", help=SWITCH_HELP)
-    common(p, type_opt=False)
+
+REGISTER = Command(
+    name="register",
+    group=SWITCH,
+    help="add an action on a running switch, re-classified as its analysis says",
+    description="Build (for .c), load through the kernel verifier, analyse, pin under "
+    "/sys/fs/bpf/extframe_ovs/SWITCH/NAME/ and register with ovs-vswitchd "
+    "(ovs-appctl bpf/add) so that flows can say bpf(NAME). The verdict decides "
+    "re-classification:\n"
+    "  read_only                      no re-classification\n"
+    "  writes to the flow key         re-classify (freeze and recirculate)\n"
+    "  writes to payload/checksums    no re-classification\n"
+    "  unknown                        refused; --allow-unknown registers it as\n"
+    "                                 re-classifying everything\n"
+    "A failure at any step leaves nothing: no pin, no registration.",
+    examples=_registration_examples("register"),
+    args=_registration_args("register"),
+    exit_codes=EXIT_CODES,
+    run=cmd_register,
+    render=text_record,
+)
+
+REPLACE = Command(
+    name="replace",
+    group=SWITCH,
+    help="swap in an action on a running switch, re-classified as its analysis says",
+    description="Prove the new program as `register` does, then swap it in under the same "
+    "name while traffic flows: ovs-vswitchd swaps the program under RCU, so no "
+    "packet meets a freed program, and revalidates its datapath flows with the new "
+    "re-classification. The new program's maps start empty: state is not carried "
+    "over. On failure the old program stays.",
+    examples=_registration_examples("replace"),
+    args=_registration_args("replace"),
+    exit_codes=EXIT_CODES,
+    run=cmd_register,
+    render=text_record,
+)
+
+UNREGISTER = Command(
+    name="unregister",
+    group=SWITCH,
+    help="remove an action from a switch",
+    description="Delete the action from ovs-vswitchd's registry and remove its pins. "
+    "Refused while OpenFlow flows name it, unless --force: those flows then drop their "
+    "packets until an action of that name is registered again.",
+    examples=(Example("unregister policer"),),
+    args=(
+        Arg("name", metavar="NAME"),
+        Arg("--force", action="store_true", help="even while flows use it"),
+        Arg("--switch", help=SWITCH_HELP),
+    ),
+    exit_codes=EXIT_CODES,
+    run=cmd_unregister,
+    render=text_unregister,
+)
+
+LIST = Command(
+    name="list",
+    group=SWITCH,
+    help="the actions a switch has, with verdicts and counters",
+    description="Every action registered with the switch: the verdict extframe proved, "
+    "the fields it writes, whether the switch re-classifies after it, and the switch's "
+    "counters (packets run, dropped by the program, dropped by an error, packets the "
+    "kernel refused to run it on and whether those were dropped or passed, average run "
+    "time). --json keys: name, verdict, fields, reclassify, unrunnable (drop or pass), "
+    "source, registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
+    "unrunnable_packets, run_time_ns, replaced.",
+    examples=(Example("list --json"),),
+    args=(Arg("--switch", help=SWITCH_HELP),),
+    exit_codes=EXIT_CODES,
+    run=cmd_list,
+    render=text_list,
+)
+
+RESTORE = Command(
+    name="restore",
+    group=SWITCH,
+    help="register again what a restarted ovs-vswitchd lost",
+    description="ovs-vswitchd keeps its bpf registry in memory: after it restarts (a "
+    "crash, systemd, an upgrade) the actions are gone, while extframe's records and pins "
+    "stay. restore adds each recorded action the switch lacks again, with the decision "
+    "of its proof, if its pin still holds the very program that was proved (the kernel's "
+    "program id); it drops, and says why, a record whose program is gone, and removes "
+    "pins no registration uses. `extframe sandbox start` does this by itself after a "
+    "crash of the sandbox's ovs-vswitchd. OpenFlow flows are not restored: they are the "
+    "controller's to add again.",
+    examples=(Example("restore --switch /run/openvswitch"),),
+    args=(Arg("--switch", help=SWITCH_HELP),),
+    exit_codes=EXIT_CODES,
+    run=cmd_restore,
+    render=text_restore,
+)
+
+FLOW = Command(
+    name="flow",
+    group=SWITCH,
+    help="add, delete or show OpenFlow flows (a thin ovs-ofctl)",
+    description="A thin helper over ovs-ofctl add-flow / del-flows / dump-flows on the "
+    "switch's bridge; ovs-ofctl itself works unchanged on the same bridge.",
+    examples=(
+        Example('flow add "in_port=1,ip,actions=bpf(policer),output:2"'),
+        Example(
+            'flow add "table=0,ip,actions=bpf(ttl),resubmit(,1)" '
+            '"table=1,ip,nw_ttl=63,actions=output:2"'
+        ),
+        Example('flow add --switch /run/openvswitch "in_port=1,actions=output:2"'),
+        Example("flow dump"),
+        Example('flow del "in_port=1"'),
+    ),
+    args=(
+        Arg("verb", choices=("add", "del", "dump")),
+        Arg("flows", nargs="*", metavar="FLOW"),
+        Arg("--bridge", default="br0", help="default br0"),
+        Arg("--switch", help=SWITCH_HELP),
+    ),
+    exit_codes=EXIT_CODES,
+    run=cmd_flow,
+    render=text_flow,
+)
+
+DEMO = Command(
+    name="demo",
+    group=SANDBOX,
+    help="the whole loop on the sandbox switch, with real packets",
+    description=demo.__doc__ or "",
+    examples=(Example("make demo", "installs what is missing, then runs this", shell=True),),
+    args=(
+        Arg("--run-dir", help="the sandbox's run directory (default: a private temporary one)"),
+        Arg("--keep", action="store_true", help="leave the sandbox running at the end"),
+    ),
+    exit_codes=COMMON_EXIT_CODES,
+    run=demo.cmd_demo,
+    render=demo.text_demo,
+)
+
+COMMANDS = (REGISTER, REPLACE, UNREGISTER, LIST, RESTORE, FLOW, SANDBOX_CMD, DEMO)

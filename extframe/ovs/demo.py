@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -32,15 +31,14 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from extframe import bpffs, libbpf
-from extframe.errors import OvsError
+from extframe.command import Result
+from extframe.errors import MapError, OvsError
+from extframe.kernel import bpffs
 from extframe.ovs import registry, traffic
 from extframe.ovs.sandbox import Host, Sandbox
 
 ACTIONS = Path(__file__).resolve().parents[2] / "actions"
-Result = dict[str, Any]
 
 #: Port 1's bucket: 3000 bytes, refilled at 20 kB/s. A burst of 40 UDP
 #: datagrams of 242-byte frames overflows it; three pings do not.
@@ -75,14 +73,13 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _configure_policer(record: registry.Record, port: int, rate: int, burst: int) -> None:
     """policer_config[port] = {rate_bytes_per_sec, burst_bytes} (actions/policer.c)."""
-    fd = bpffs.open_pinned(Path(record.pin_folder) / "map" / "policer_config")
+    config = bpffs.open_pinned_map(Path(record.pin_folder) / "map" / "policer_config")
     try:
-        key = struct.pack("=I", port)
-        value = struct.pack("=QII", rate, burst, 0)
-        if libbpf.lib().bpf_map_update_elem(fd, key, value, libbpf.BPF_ANY) < 0:
-            raise OvsError(f"cannot configure policer: {os.strerror(ctypes.get_errno())}")
+        config.update(struct.pack("=I", port), struct.pack("=QII", rate, burst, 0))
+    except MapError as e:
+        raise OvsError(f"cannot configure policer: {e}") from None
     finally:
-        os.close(fd)
+        os.close(config.fd)
 
 
 def _source_text(source: str | None) -> str:

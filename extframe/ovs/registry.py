@@ -48,10 +48,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from analyzer.effects import ProgramEffects
-from extframe import bpffs
 from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
-from extframe.loader import LoadedObject, program_identity
+from extframe.kernel import LoadedObject, bpffs, program_identity
 from extframe.ovs.switch import ACTION_NAME, Registered, Switch, check_action_name
 from extframe.owned import replace_file
 

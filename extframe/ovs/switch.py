@@ -31,8 +31,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from extframe.bpffs import bpffs_mount
 from extframe.errors import OvsError
+from extframe.kernel.bpffs import bpffs_mount
 from extframe.owned import check_folder
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from extframe.build import build
 from extframe.errors import VerifierError
-from extframe.loader import load_object
+from extframe.kernel.loader import load_object
 
 PROBES = Path(__file__).resolve().parent / "progs" / "probes"
 

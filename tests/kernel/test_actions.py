@@ -9,7 +9,7 @@ import pytest
 
 from analyzer.symbolic import NOT_IN_FLOW_KEY
 from extframe.build import BuildOptions, build, object_for
-from extframe.loader import load_object
+from extframe.kernel.loader import load_object
 from extframe.manifest import declaration_of, read_declared
 from extframe.packet import diff
 from extframe.vectors import VectorFile, run_vectors, vectors_path

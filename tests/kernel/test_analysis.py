@@ -26,9 +26,9 @@ import pytest
 
 from extframe.build import build
 from extframe.errors import VerifierError
-from extframe.loader import load_object
+from extframe.kernel.loader import load_object
+from extframe.kernel.testrun import RunInput, run
 from extframe.packet import diff
-from extframe.testrun import RunInput, run
 from extframe.vectors import VectorFile, apply_setup, vectors_path
 from tests.conftest import ACTIONS, ROOT, Outcomes, cli, outcome_of
 from tests.kernel.probes import Probes
@@ -495,7 +495,7 @@ def test_check_of_a_rejected_program_reports_unknown_and_exits_3() -> None:
 
 #: How each format words a rejection: the verifier's reason and the C line
 #: (FILE.c:LINE) it names (extframe/check.py ``_rejection``, analyzer/effects.py,
-#: extframe/cli.py, extframe/gate.py ``_rejected``).
+#: extframe/prove_commands.py, extframe/gate.py ``_rejected``).
 _REASON_JSON_AND_TEXT = re.compile(
     r"the verifier rejected the program: (?P<reason>.+) \((?P<where>[^()\s]+:\d+)\)$"
 )

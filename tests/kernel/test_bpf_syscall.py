@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from analyzer.verifier_log import is_complete
-from extframe.bpf_syscall import RawLoadOptions, prog_load, prog_load_whole_log
+from extframe.kernel.bpf_syscall import RawLoadOptions, prog_load, prog_load_whole_log
 
 pytestmark = pytest.mark.kernel
 

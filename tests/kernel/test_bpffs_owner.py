@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from extframe import bpffs
 from extframe.build import build
 from extframe.errors import PinError
-from extframe.loader import load_object
+from extframe.kernel import bpffs
+from extframe.kernel.loader import load_object
 from tests.conftest import ACTIONS, User, cli
 
 pytestmark = pytest.mark.kernel

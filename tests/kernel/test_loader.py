@@ -10,8 +10,8 @@ import pytest
 from analyzer.verifier_log import is_complete
 from extframe.build import BuildOptions, build
 from extframe.errors import ObjectError, VerifierError
-from extframe.loader import LoadOptions, load_object
-from extframe.testrun import RunInput, run
+from extframe.kernel.loader import LoadOptions, load_object
+from extframe.kernel.testrun import RunInput, run
 
 pytestmark = pytest.mark.kernel
 PROGS = Path(__file__).parent / "progs"

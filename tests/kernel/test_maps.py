@@ -9,8 +9,8 @@ import pytest
 
 from extframe.build import build
 from extframe.errors import MapError
-from extframe.loader import LoadedObject, load_object
-from extframe.mapview import dump, map_types
+from extframe.kernel.loader import LoadedObject, load_object
+from extframe.kernel.mapview import dump, map_types
 from tests.conftest import ROOT, cli
 
 pytestmark = pytest.mark.kernel

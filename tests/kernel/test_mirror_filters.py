@@ -23,11 +23,11 @@ from scapy.utils import rdpcap, wrpcap
 
 from extframe.build import build
 from extframe.check import load_checked
-from extframe.loader import LoadedObject, load_object
+from extframe.kernel.loader import LoadedObject, load_object
+from extframe.kernel.ringbuf import RingReader
+from extframe.kernel.testrun import RunInput, run
 from extframe.mirror.codegen import COUNTERS, RECORD_HEADER, decode_record, mirror_source
 from extframe.mirror.pcapfilter import CbpfInsn, compile_filter, reference_run
-from extframe.mirror.ring import RingReader
-from extframe.testrun import RunInput, run
 
 pytestmark = pytest.mark.kernel
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from extframe import bpffs, libbpf
 from extframe.build import build
 from extframe.errors import PinError
-from extframe.loader import load_object
+from extframe.kernel import bpffs, libbpf
+from extframe.kernel.loader import load_object
 
 pytestmark = pytest.mark.kernel
 PROGS = Path(__file__).parent / "progs"

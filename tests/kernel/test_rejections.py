@@ -24,7 +24,7 @@ import pytest
 from analyzer.verifier_log import summarize
 from extframe.build import build
 from extframe.errors import VerifierError
-from extframe.loader import load_object
+from extframe.kernel.loader import load_object
 from tests.conftest import ROOT, cli
 
 pytestmark = pytest.mark.kernel

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from extframe import bpffs
 from extframe.errors import OvsError
-from extframe.loader import LoadedMap
+from extframe.kernel import bpffs
+from extframe.kernel.loader import LoadedMap
 from extframe.ovs.sandbox import Sandbox
 from extframe.ovs.switch import BUILD_SCRIPT as BUILD_SCRIPT
 from extframe.ovs.switch import Switch as OvsSwitch
@@ -120,15 +120,7 @@ def pins(root: Path) -> list[str]:
 
 def port_stats(folder: Path) -> LoadedMap:
     """The ``port_stats`` map of a pinned port_counter (actions/port_counter.c)."""
-    return LoadedMap(
-        name="port_stats",
-        fd=bpffs.open_pinned(folder / "map" / "port_stats"),
-        map_type="hash",
-        key_size=4,
-        value_size=16,
-        max_entries=0,
-        internal=False,
-    )
+    return bpffs.open_pinned_map(folder / "map" / "port_stats")
 
 
 def port_packets(m: LoadedMap, port: int = 1) -> int:

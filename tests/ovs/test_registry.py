@@ -22,7 +22,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from extframe.loader import LoadedMap
+from extframe.kernel.loader import LoadedMap
 from extframe.ovs import traffic
 from extframe.ovs.registry import read_record
 from extframe.ovs.sandbox import Sandbox

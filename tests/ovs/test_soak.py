@@ -26,7 +26,7 @@ import pytest
 
 from extframe.build import build
 from extframe.errors import OvsError
-from extframe.loader import LoadedMap
+from extframe.kernel.loader import LoadedMap
 from extframe.ovs import registry
 from extframe.ovs.sandbox import Sandbox
 from extframe.ovs.switch import Switch

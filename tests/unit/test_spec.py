@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from extframe.bpffs import check_name
 from extframe.build import ABI_INCLUDE, BuildOptions, clang_command
 from extframe.errors import MapError, ObjectError, PinError, VectorError
-from extframe.loader import check_elf
+from extframe.kernel.bpffs import check_name
+from extframe.kernel.loader import check_elf
+from extframe.kernel.mapview import Codec
 from extframe.manifest import DeclaredEffects
-from extframe.mapview import Codec
 from extframe.vectors import VectorFile
 
 

@@ -3,7 +3,7 @@
 Run as root from the repository root: ``.venv/bin/python
 tests/unit/data/logs/capture.py``. For each ``NAME.c`` here it writes
 ``NAME.log`` (the complete level-2 log with BPF_LOG_STATS, as
-``extframe.loader`` requests it) and, for programs the verifier accepts,
+``extframe.kernel.loader`` requests it) and, for programs the verifier accepts,
 ``NAME.insns`` (the instructions as libbpf handed them to the kernel, 8 bytes
 a slot, so tests can check that a log belongs to its program). The bundled
 actions are captured as ``action_NAME`` from the project's one frozen copy
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from extframe.build import BuildOptions, build
 from extframe.errors import VerifierError
-from extframe.loader import load_object
+from extframe.kernel.loader import load_object
 
 HERE = Path(__file__).resolve().parent
 BIG = 256 << 10

@@ -4,7 +4,7 @@ libbpf 1.1 refuses log levels above 7, so ``BPF_LOG_FIXED`` (8) is out of
 its reach, and its ``bpf_attr`` stops at ``fd_array``, so the kernel's
 ``log_true_size`` (6.4+: the buffer size the whole log needs) never comes
 back. This module loads raw bytecode (no ELF, no relocations: the analyzer's
-crafted programs) with both. ELF objects go through ``extframe.loader``.
+crafted programs) with both. ELF objects go through ``extframe.kernel.loader``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 
 from analyzer.verifier_log import is_complete
-from extframe import libbpf
+from extframe.kernel import libbpf
 
 SYS_BPF = 321  # x86_64 (arch/x86/entry/syscalls/syscall_64.tbl)
 BPF_PROG_LOAD = 5

@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from extframe import libbpf
 from extframe.errors import RunError
-from extframe.loader import LoadedProgram
+from extframe.kernel import libbpf
+from extframe.kernel.loader import LoadedProgram
 
 ETH_HLEN = 14
 #: More repeats than this keep a call in the kernel for seconds to minutes.

@@ -13,7 +13,7 @@ docs/decisions/0002-verifier-log.md.
 When the level-2 log cannot be had whole, ``log_complete`` is False, so that
 no caller can take a truncated log for a whole one. Maps that ask libbpf to
 pin them by name (``LIBBPF_PIN_BY_NAME``) are not pinned: extframe pins what
-it keeps itself (``extframe.bpffs``), and loading leaves bpffs as it was.
+it keeps itself (``extframe.kernel.bpffs``), and loading leaves bpffs as it was.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer.verifier_log import is_complete, processed_insns, summarize
-from extframe import libbpf
 from extframe.errors import LoadError, MapError, ObjectError, VerifierError
 from extframe.inputs import read_input
+from extframe.kernel import libbpf
 
 EM_BPF = 247
 

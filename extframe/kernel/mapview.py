@@ -30,8 +30,8 @@ from typing import Any
 
 from analyzer.btf import Btf, BtfKind, BtfType
 from analyzer.errors import AnalyzerError
-from extframe import libbpf
 from extframe.errors import MapError
+from extframe.kernel import libbpf
 
 Value = int | str | dict[str, Any] | list[Any]
 
@@ -357,7 +357,7 @@ def map_types(fd: int) -> MapTypes:
 def dump(fd: int, name: str | None = None) -> dict[str, Any]:
     """Every entry of the map behind ``fd``, decoded, sorted; arrays skip all-zero entries."""
     # Imported here: the loader imports nothing of this module's.
-    from extframe.loader import LoadedMap
+    from extframe.kernel.loader import LoadedMap
 
     t = map_types(fd)
     kind = libbpf.map_type_name(t.map_type)

@@ -7,8 +7,8 @@ import errno
 import os
 from collections.abc import Callable
 
-from extframe import libbpf
 from extframe.errors import MirrorError
+from extframe.kernel import libbpf
 
 #: ``ring_buffer_sample_fn``: int (*)(void *ctx, void *data, size_t size).
 _SAMPLE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)

@@ -13,6 +13,7 @@ symbolic link on the way, or a folder another user owns or may write.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import re
@@ -20,9 +21,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from extframe import libbpf
 from extframe.errors import PinError
-from extframe.loader import LoadedObject
+from extframe.kernel import libbpf
+from extframe.kernel.loader import LoadedMap, LoadedObject
 from extframe.owned import check_folder
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
@@ -163,11 +164,52 @@ def open_pinned(path: Path) -> int:
     """A new file descriptor for the program or map pinned at ``path``."""
     fd: int = libbpf.lib().bpf_obj_get(str(path).encode())
     if fd < 0:
-        import ctypes
-
         err = ctypes.get_errno()
         raise PinError(f"cannot open {path}: {os.strerror(err)}")
     return fd
+
+
+def open_pinned_map(path: Path) -> LoadedMap:
+    """The map pinned at ``path``, described by the kernel (type, key and value sizes).
+
+    The caller closes its ``fd``.
+    """
+    fd = open_pinned(path)
+    # The info call fills whichever struct the object has: only a map's
+    # fdinfo says map_type.
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        is_map = any(line.startswith("map_type:") for line in f)
+    info = _MapInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    if (
+        not is_map
+        or libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) < 0
+    ):
+        os.close(fd)
+        raise PinError(f"{path} is not a pinned map")
+    return LoadedMap(
+        name=bytes(info.name).split(b"\0")[0].decode(errors="replace") or path.name,
+        fd=fd,
+        map_type=libbpf.map_type_name(info.type),
+        key_size=info.key_size,
+        value_size=info.value_size,
+        max_entries=info.max_entries,
+        internal=False,
+    )
+
+
+class _MapInfo(ctypes.Structure):
+    """The start of ``struct bpf_map_info`` (include/uapi/linux/bpf.h)."""
+
+    _fields_ = [
+        ("type", ctypes.c_uint32),
+        ("id", ctypes.c_uint32),
+        ("key_size", ctypes.c_uint32),
+        ("value_size", ctypes.c_uint32),
+        ("max_entries", ctypes.c_uint32),
+        ("map_flags", ctypes.c_uint32),
+        ("name", ctypes.c_char * 16),
+    ]
 
 
 def unpin(name: str, root: Path | None = None) -> list[Path]:
