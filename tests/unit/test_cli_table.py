@@ -95,9 +95,7 @@ def test_every_command_teaches_with_examples_and_exit_codes() -> None:
 
 def test_a_subparser_of_the_whole_tree_is_the_commands_own() -> None:
     """``extframe COMMAND --help`` shows the same through either parser."""
-    sub = next(
-        a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)
-    ).choices
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert sorted(sub) == sorted(COMMANDS)
     for name, c in COMMANDS.items():
         assert sub[name].format_help() == c.parser().format_help()
