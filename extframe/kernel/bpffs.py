@@ -21,9 +21,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from extframe.errors import PinError
+from extframe.errors import MapError, PinError
 from extframe.kernel import libbpf
 from extframe.kernel.loader import LoadedMap, LoadedObject
+from extframe.kernel.mapview import map_info
 from extframe.owned import check_folder
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
@@ -179,14 +180,14 @@ def open_pinned_map(path: Path) -> LoadedMap:
     # fdinfo says map_type.
     with open(f"/proc/self/fdinfo/{fd}") as f:
         is_map = any(line.startswith("map_type:") for line in f)
-    info = _MapInfo()
-    size = ctypes.c_uint32(ctypes.sizeof(info))
-    if (
-        not is_map
-        or libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) < 0
-    ):
+    if not is_map:
         os.close(fd)
         raise PinError(f"{path} is not a pinned map")
+    try:
+        info = map_info(fd)
+    except MapError as e:
+        os.close(fd)
+        raise PinError(f"{path}: {e}") from None
     return LoadedMap(
         name=bytes(info.name).split(b"\0")[0].decode(errors="replace") or path.name,
         fd=fd,
@@ -196,20 +197,6 @@ def open_pinned_map(path: Path) -> LoadedMap:
         max_entries=info.max_entries,
         internal=False,
     )
-
-
-class _MapInfo(ctypes.Structure):
-    """The start of ``struct bpf_map_info`` (include/uapi/linux/bpf.h)."""
-
-    _fields_ = [
-        ("type", ctypes.c_uint32),
-        ("id", ctypes.c_uint32),
-        ("key_size", ctypes.c_uint32),
-        ("value_size", ctypes.c_uint32),
-        ("max_entries", ctypes.c_uint32),
-        ("map_flags", ctypes.c_uint32),
-        ("name", ctypes.c_char * 16),
-    ]
 
 
 def unpin(name: str, root: Path | None = None) -> list[Path]:

@@ -319,14 +319,20 @@ class MapTypes:
     value: Codec
 
 
+def map_info(fd: int) -> _MapInfo:
+    """The kernel's ``bpf_map_info`` of the map behind ``fd``."""
+    info = _MapInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    if libbpf.lib().bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) < 0:
+        err = ctypes.get_errno()
+        raise MapError(f"cannot read the map's info: {os.strerror(err)}")
+    return info
+
+
 def map_types(fd: int) -> MapTypes:
     """The kernel's description of the map behind ``fd``, BTF included."""
     lib = libbpf.lib()
-    info = _MapInfo()
-    size = ctypes.c_uint32(ctypes.sizeof(info))
-    if lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size)) < 0:
-        err = ctypes.get_errno()
-        raise MapError(f"cannot read the map's info: {os.strerror(err)}")
+    info = map_info(fd)
     btf: Btf | None = None
     if info.btf_id:
         handle = lib.btf__load_from_kernel_by_id(info.btf_id)

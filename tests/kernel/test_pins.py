@@ -102,3 +102,23 @@ def test_missing_bpffs_is_reported(
 def test_unpin_unknown_name(bpffs_root: Path) -> None:
     with pytest.raises(PinError, match="not loaded"):
         bpffs.unpin("ghost", bpffs_root)
+
+
+def test_a_pinned_map_is_opened_as_the_kernel_describes_it(
+    two_progs: Path, bpffs_root: Path
+) -> None:
+    with load_object(two_progs) as obj:
+        loaded = next(m for m in obj.maps if m.name == "shared_cfg")
+        expected = (loaded.map_type, loaded.key_size, loaded.value_size, loaded.max_entries)
+        pinned = bpffs.pin(obj, "two")
+    m = bpffs.open_pinned_map(pinned.maps["shared_cfg"])
+    try:
+        assert (m.map_type, m.key_size, m.value_size, m.max_entries) == expected
+        key, value = bytes(m.key_size), bytes(range(m.value_size))
+        m.update(key, value)
+        assert m.lookup(key) == value
+    finally:
+        os.close(m.fd)
+    with pytest.raises(PinError, match="is not a pinned map"):
+        bpffs.open_pinned_map(pinned.programs["count_first"])
+    bpffs.unpin("two", bpffs_root)
