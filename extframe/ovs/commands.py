@@ -13,6 +13,7 @@ from extframe.command import EXIT_CODES as COMMON_EXIT_CODES
 from extframe.command import SANDBOX, SWITCH, Arg, Command, Example, Result
 from extframe.errors import OvsError
 from extframe.ovs import demo, registry
+from extframe.ovs.options import OPTIONS
 from extframe.ovs.sandbox import MAX_HOSTS, Sandbox
 from extframe.ovs.switch import Switch, require_root
 
@@ -109,8 +110,8 @@ def cmd_register(args: argparse.Namespace) -> Result:
         Path(args.action),
         program=args.program,
         allow_unknown=args.allow_unknown,
-        unrunnable=args.unrunnable,
         force_reclassify=args.reclassify == "yes",
+        options={o.key: getattr(args, o.key) for o in OPTIONS if o.operator},
     )
     done = "registered" if args.command == "register" else "replaced"
     return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
@@ -289,16 +290,15 @@ def _registration_args(verb: str) -> tuple[Arg, ...]:
             action="store_true",
             help="register an action whose effects could not be proved, re-classifying after it",
         ),
-        Arg(
-            "--unrunnable",
-            choices=("drop", "pass"),
-            default="drop",
-            help="what the switch does with a packet the kernel refuses to run the program on "
-            "(BPF_PROG_TEST_RUN fails, e.g. on an IPv4/IPv6 frame shorter than its header): "
-            "drop (default) drops it and counts an error; pass forwards it exactly as it came. "
-            "Use pass for read-only observers such as mirrors and counters, where skipping the "
-            "program is harmless and dropping would change forwarding. Each "
-            f"{verb} states its own (default drop)",
+        *(
+            Arg(
+                f"--{o.key}",
+                choices=o.choices() or None,
+                default=o.default,
+                help=f"{o.help}. Each {verb} states its own (default {o.default})",
+            )
+            for o in OPTIONS
+            if o.operator
         ),
         Arg(
             "--reclassify",

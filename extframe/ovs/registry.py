@@ -42,6 +42,7 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +52,7 @@ from analyzer.effects import ProgramEffects
 from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
 from extframe.kernel import LoadedObject, bpffs, program_identity
+from extframe.ovs.options import BY_KEY, OPTIONS, arguments
 from extframe.ovs.switch import ACTION_NAME, Registered, Switch, check_action_name
 from extframe.owned import replace_file
 
@@ -60,7 +62,6 @@ _OLD = "_being_replaced"
 
 #: What the switch does with a packet the kernel refuses to run the program on.
 Unrunnable = Literal["drop", "pass"]
-UNRUNNABLE_CHOICES: tuple[Unrunnable, ...] = ("drop", "pass")
 
 
 class Record(BaseModel):
@@ -87,6 +88,15 @@ class Record(BaseModel):
     #: record speaks for the switch's registration only while it runs it.
     prog_id: int | None = None
     prog_tag: str | None = None
+    #: Every registration option as it was sent to the switch, by key
+    #: (extframe/ovs/options.py); None in records written before it was kept.
+    options: dict[str, Any] | None = None
+
+    def sent(self) -> dict[str, Any]:
+        """The registration options sent for this record, by key."""
+        if self.options is not None:
+            return dict(self.options)
+        return {"reclassify": self.reclassify, "fields": self.fields, "unrunnable": self.unrunnable}
 
     def describes(self, registered: Registered) -> bool:
         """Whether the switch's registration runs the very program this record proved."""
@@ -222,10 +232,14 @@ def _record(
     effects: ProgramEffects,
     pinned: bpffs.Pinned,
     allow_unknown: bool,
-    unrunnable: Unrunnable,
+    operator_options: Mapping[str, Any],
     force_reclassify: bool,
 ) -> Record:
     prog_id, prog_tag = loaded.program(effects.program).identity()
+    sent = dict(operator_options) | {
+        "reclassify": _reclassify(effects, force_reclassify),
+        "fields": _fields(effects),
+    }
     return Record(
         name=name,
         source=str(action),
@@ -242,35 +256,47 @@ def _record(
         maps=sorted(pinned.maps),
         allow_unknown=allow_unknown,
         registered_at=time.time(),
-        unrunnable=unrunnable,
+        unrunnable=sent["unrunnable"],
         prog_id=prog_id,
         prog_tag=prog_tag,
+        options=sent,
     )
 
 
-def _preflight(switch: Switch, name: str, unrunnable: str) -> None:
-    """What register and replace check before they load anything."""
+def _preflight(
+    switch: Switch, name: str, unrunnable: str, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What register and replace check before they load anything; the operator's options.
+
+    ``options`` are the operator's (``unrunnable`` is one of them, and a
+    value in ``options`` wins); each is checked against its row of OPTIONS.
+    """
     check_action_name(name)
-    if unrunnable not in UNRUNNABLE_CHOICES:
-        raise OvsError(f"unrunnable={unrunnable!r}: expected 'drop' or 'pass'")
+    chosen = {"unrunnable": unrunnable} | dict(options)
+    for key, value in chosen.items():
+        option = BY_KEY.get(key)
+        if option is None or not option.operator:
+            stated = ", ".join(o.key for o in OPTIONS if o.operator)
+            raise OvsError(f"{key}: not an option the operator states (those are: {stated})")
+        try:
+            option.check(value)
+        except ValueError:
+            choices = " or ".join(repr(c) for c in option.choices()) or str(option.type)
+            raise OvsError(f"{key}={value!r}: expected {choices}") from None
     bpffs.require_bpffs(switch.pin_root)
     switch.require_running()
+    return chosen
 
 
 def _add_args(record: Record) -> list[str]:
     """The arguments of bpf/add and bpf/replace: the proof's decision and write set.
 
     Built from the record, so that a registration restored after a crash of
-    ovs-vswitchd says exactly what the first one said. ``unrunnable=pass``
-    only when asked: "drop" is the switch's default, and a call without the
-    option works with a switch that predates it.
+    ovs-vswitchd says exactly what the first one said; an option at the
+    switch's default is left out (options.arguments), so a call works with
+    a switch that predates the option.
     """
-    args = [record.name, record.program_pin, f"reclassify={'yes' if record.reclassify else 'no'}"]
-    if record.fields:
-        args.append("fields=" + ",".join(record.fields))
-    if record.unrunnable == "pass":
-        args.append("unrunnable=pass")
-    return args
+    return [record.name, record.program_pin, *arguments(record.sent())]
 
 
 def register(
@@ -283,6 +309,7 @@ def register(
     read_only: bool = False,
     unrunnable: Unrunnable = "drop",
     force_reclassify: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> Record:
     """Build, load, analyse, pin and register ``action`` as ``name``; all or nothing.
 
@@ -291,7 +318,7 @@ def register(
     ``unrunnable="pass"`` lets packets the kernel cannot run the program on go
     on unchanged instead of being dropped.
     """
-    _preflight(switch, name, unrunnable)
+    chosen = _preflight(switch, name, unrunnable, options or {})
     with switch.lock():
         if name in switch.registered():
             raise OvsError(
@@ -315,7 +342,7 @@ def register(
                     effects,
                     pinned,
                     allow_unknown,
-                    unrunnable,
+                    chosen,
                     force_reclassify,
                 )
                 switch.appctl("bpf/add", *_add_args(record))
@@ -338,13 +365,14 @@ def replace(
     allow_unknown: bool = False,
     unrunnable: Unrunnable = "drop",
     force_reclassify: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> Record:
     """Swap the program registered as ``name`` for ``action``'s, while traffic flows.
 
     Like bpf/replace, it states ``unrunnable`` afresh: leaving it out means
     "drop", whatever the old registration said.
     """
-    _preflight(switch, name, unrunnable)
+    chosen = _preflight(switch, name, unrunnable, options or {})
     with switch.lock():
         current = switch.registered().get(name)
         if current is None:
@@ -369,7 +397,7 @@ def replace(
                         effects,
                         pinned,
                         allow_unknown,
-                        unrunnable,
+                        chosen,
                         force_reclassify,
                     )
                     switch.appctl("bpf/replace", *_add_args(record))
@@ -427,9 +455,7 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "verdict": record.verdict if record else None,
-                "fields": reg.fields,
-                "reclassify": reg.reclassify,
-                "unrunnable": reg.unrunnable,
+                **reg.options,
                 "source": record.source if record else None,
                 "registered_by_extframe": record is not None,
                 "program_pin": reg.path,

@@ -24,15 +24,24 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from extframe.errors import OvsError
 from extframe.kernel.bpffs import bpffs_mount
+from extframe.ovs.options import OPTIONS
 from extframe.owned import check_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,55 +109,52 @@ class Registered:
     """One action of ``ovs-appctl bpf/list --json``."""
 
     name: str
-    reclassify: bool
-    fields: list[str]
-    #: What the switch does with a packet the kernel refuses to run the
-    #: program on: "drop" (and count an error) or "pass" (forward it as it came).
-    unrunnable: str
     path: str
     prog_id: int
+    #: The registration's options, by key (extframe/ovs/options.py).
+    options: Mapping[str, Any]
+
+    @property
+    def reclassify(self) -> bool:
+        return bool(self.options["reclassify"])
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.options["fields"])
+
+    @property
+    def unrunnable(self) -> str:
+        """What the switch does with a packet the kernel refuses to run the program on:
+        "drop" (and count an error) or "pass" (forward it as it came)."""
+        return str(self.options["unrunnable"])
 
 
-#: A field name in ``fields=`` as the registry accepts it (lib/bpf-action.c).
-_FIELD = re.compile(r"^[A-Za-z0-9_.]+$")
 #: Bytes the registry refuses in a path: a newline could forge a line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _Count = Annotated[int, Field(ge=0)]
 
 
-class _Listed(BaseModel):
-    """An action as ``bpf/list --json`` replies it (lib/bpf-action.c: action_to_json())."""
+def _absolute_and_printable(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError("the path is not absolute")
+    if _CONTROL.search(path):
+        raise ValueError("the path holds a control character")
+    return path
+
+
+class _Action(BaseModel):
+    """What every action of the switch's answers has besides its options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Annotated[str, Field(pattern=ACTION_NAME.pattern)]
-    reclassify: bool
-    fields: list[str]
-    unrunnable: Literal["drop", "pass"]
-    path: str
+    path: Annotated[str, AfterValidator(_absolute_and_printable)]
     prog_id: Annotated[int, Field(ge=1)]
 
-    @field_validator("fields")
-    @classmethod
-    def _field_names(cls, fields: list[str]) -> list[str]:
-        bad = [f for f in fields if not _FIELD.match(f)]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a field name")
-        return fields
 
-    @field_validator("path")
-    @classmethod
-    def _absolute_and_printable(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError("the path is not absolute")
-        if _CONTROL.search(path):
-            raise ValueError("the path holds a control character")
-        return path
-
-
-class _Shown(_Listed):
-    """An action as ``bpf/show --json NAME`` replies it: its program and counters too."""
+class _ActionShown(_Action):
+    """What ``bpf/show --json NAME`` adds: the program and the counters."""
 
     prog_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]{0,15}$")]
     prog_tag: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
@@ -159,6 +165,15 @@ class _Shown(_Listed):
     errors: _Count
     unrunnable_packets: _Count
     run_time_ns: _Count
+
+
+#: Every option of OPTIONS, required in each answer: a switch that does not
+#: know one is out of date.
+_OPTION_FIELDS: dict[str, Any] = {o.key: (o.type, ...) for o in OPTIONS}
+#: An action as ``bpf/list --json`` replies it (lib/bpf-action.c: action_to_json()).
+_Listed = create_model("_Listed", __base__=_Action, **_OPTION_FIELDS)
+#: An action as ``bpf/show --json NAME`` replies it.
+_Shown = create_model("_Shown", __base__=_ActionShown, **_OPTION_FIELDS)
 
 
 _T = TypeVar("_T")
@@ -191,15 +206,14 @@ def parse_bpf_list(text: str) -> dict[str, Registered]:
     """``bpf/list --json``'s reply, by name; any other reply is an ``OvsError``."""
     out: dict[str, Registered] = {}
     for a in _read_reply(_LIST_REPLY, "bpf/list --json", text):
-        if a.name in out:
-            raise _unexpected("bpf/list --json", f"{a.name} is listed twice")
-        out[a.name] = Registered(
-            name=a.name,
-            reclassify=a.reclassify,
-            fields=list(a.fields),
-            unrunnable=a.unrunnable,
-            path=a.path,
-            prog_id=a.prog_id,
+        d = a.model_dump()
+        if d["name"] in out:
+            raise _unexpected("bpf/list --json", f"{d['name']} is listed twice")
+        out[d["name"]] = Registered(
+            name=d["name"],
+            path=d["path"],
+            prog_id=d["prog_id"],
+            options={o.key: d[o.key] for o in OPTIONS},
         )
     return out
 
@@ -207,15 +221,15 @@ def parse_bpf_list(text: str) -> dict[str, Registered]:
 def parse_bpf_show(text: str) -> dict[str, int]:
     """The counters of ``bpf/show --json NAME``: packets, drops, errors, unrunnable,
     run_time_ns, replaced, registration_id. Any other reply is an ``OvsError``."""
-    a = _read_reply(_SHOW_REPLY, "bpf/show --json", text)
+    d = _read_reply(_SHOW_REPLY, "bpf/show --json", text).model_dump()
     return {
-        "packets": a.packets,
-        "drops": a.drops,
-        "errors": a.errors,
-        "unrunnable": a.unrunnable_packets,
-        "run_time_ns": a.run_time_ns,
-        "replaced": a.replaced,
-        "registration_id": a.registration_id,
+        "packets": d["packets"],
+        "drops": d["drops"],
+        "errors": d["errors"],
+        "unrunnable": d["unrunnable_packets"],
+        "run_time_ns": d["run_time_ns"],
+        "replaced": d["replaced"],
+        "registration_id": d["registration_id"],
     }
 
 

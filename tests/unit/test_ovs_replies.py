@@ -30,19 +30,15 @@ def test_bpf_list_reads_every_action_exactly() -> None:
     assert parse_bpf_list(LIST) == {
         "count": Registered(
             name="count",
-            reclassify=False,
-            fields=[],
-            unrunnable="drop",
             path="/sys/fs/bpf/x/count/prog/port_counter",
             prog_id=41,
+            options={"reclassify": False, "fields": [], "unrunnable": "drop"},
         ),
         "ttl": Registered(
             name="ttl",
-            reclassify=True,
-            fields=["ip.csum", "ip.ttl"],
-            unrunnable="pass",
             path='/sys/fs/bpf/my dir/a "b" \\c',
             prog_id=7,
+            options={"reclassify": True, "fields": ["ip.csum", "ip.ttl"], "unrunnable": "pass"},
         ),
     }
 
