@@ -2,13 +2,17 @@
 
 Importing the CLI (scapy, pydantic, the analyzer) takes a few tenths of a
 second; a Ctrl-C in that time must end the command like one later on: one
-line and exit 130, never a traceback. So the entry point is here, in a
-module that imports nothing heavy before it can catch the interrupt.
+line and exit 130, never a traceback. A KeyboardInterrupt raised inside the
+import of a compiled extension does not always stay one (pydantic_core's
+Rust initialisation turns it into a panic), so Ctrl-C is only noted while
+the CLI is imported and acted on once the imports are done.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 #: The exit status of a command stopped by SIGINT, as a shell reports it.
 INTERRUPTED = 130
@@ -16,9 +20,19 @@ INTERRUPTED = 130
 
 def run() -> int:
     """Run the command line; an interrupt at any moment is one line and exit 130."""
-    try:
-        from extframe.cli import main
+    interrupted: list[int] = []
 
+    def note(signum: int, _frame: FrameType | None) -> None:
+        interrupted.append(signum)
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+        try:
+            from extframe.cli import main
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
         return main()
     except KeyboardInterrupt:
         sys.stderr.write("extframe: interrupted\n")

@@ -20,8 +20,9 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("extframe")
 
 
 # From 0.2 s: earlier, Python may still be starting (site, .pth files), where
-# no program of its own runs yet.
-@pytest.mark.parametrize("delay_s", [0.2, 0.3, 0.4, 0.6, 0.9])
+# no program of its own runs yet. Close steps through the imports: an
+# interrupt inside pydantic_core's initialisation once became a Rust panic.
+@pytest.mark.parametrize("delay_s", [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.9])
 @pytest.mark.parametrize(
     "argv",
     [
