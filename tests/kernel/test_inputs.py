@@ -43,7 +43,10 @@ CASES = [
     ("fifo:x.c", ("build", "{x}"), "a FIFO, not a regular file"),
     ("zero:raw.bin", ("check", "--raw", "--type", "tc", "{x}"), "a character device"),
     ("big:x.o", ("check", "{x}"), f"larger than the {MAX_INPUT_SIZE >> 20} MiB"),
-    ("dir:x.o", ("check", "{x}"), "a directory, not a regular file"),
+    # check, lock and vectors take a folder for the actions in it (none here).
+    ("dir:x.o", ("check", "{x}"), "no action in this folder"),
+    ("dir:y.o", ("run", "{x}", "--hex", "00"), "a directory, not a regular file"),
+    ("dir:lock", ("check", "--locked", "--lock", "{x}", "{action}"), "a directory"),
     ("zero:lock", ("check", "--locked", "--lock", "{x}", "{action}"), "a character device"),
     ("fifo:lock", ("check", "--locked", "--lock", "{x}", "{action}"), "a FIFO"),
     ("zero:port_counter.effects.toml", ("check", "{action}"), "a character device"),
