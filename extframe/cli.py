@@ -15,17 +15,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from extframe import __version__, prove_commands, run_commands
 from extframe import gate as gates
-from extframe.command import EXIT_CODES, Command, Result, overview, status_of
+from extframe.command import EXIT_CODES, Command, overview, status_of
 from extframe.errors import BuildError, ExtframeError, VerifierError
 from extframe.mirror import commands as mirror_commands
 from extframe.ovs import commands as ovs_commands
 from extframe.sarif import sarif_log
 
 #: Every command, in the order of ``extframe --help`` within each group.
-COMMANDS: dict[str, Command] = {
+COMMANDS: dict[str, Command[Any]] = {
     c.name: c
     for c in (
         *run_commands.COMMANDS,
@@ -76,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def parse(argv: Sequence[str]) -> tuple[Command, argparse.Namespace]:
+def parse(argv: Sequence[str]) -> tuple[Command[Any], argparse.Namespace]:
     """The command ``argv`` names and its arguments, options before or after positionals."""
     if argv and argv[0] in COMMANDS:
         command = COMMANDS[argv[0]]
@@ -142,7 +143,7 @@ def _fail(e: ExtframeError, args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         sys.stderr.write(f"extframe: error: {e.message}\n")
     elif args.json:
-        out: Result = {"error": e.message}
+        out: dict[str, Any] = {"error": e.message}
         if isinstance(e, VerifierError):
             s = e.summary
             out["verifier"] = {

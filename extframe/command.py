@@ -18,8 +18,8 @@ Adding a command::
         description="Longer text for `extframe hello --help`.",
         examples=(Example("hello --switch /run/openvswitch"),),
         args=(Arg("--switch", help=SWITCH_HELP),),
-        run=cmd_hello,          # argparse.Namespace -> Result (plain data, also the JSON)
-        render=text_hello,      # Result -> str
+        run=cmd_hello,          # argparse.Namespace -> HelloResult (a TypedDict: also the JSON)
+        render=text_hello,      # HelloResult -> str
     )
 
 and list it in its module's ``COMMANDS``. Options and positional arguments
@@ -30,16 +30,19 @@ parsed by the test suite (``tests/unit/test_cli_table.py``).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from extframe.errors import VerifierError
 from extframe.kernel import PROG_TYPES
 
-#: What every command returns: plain data, printed as text or, with --json,
-#: as JSON (its "json" key if it has one, else the whole of it).
-Result = dict[str, Any]
+#: What a command returns: a TypedDict of its own (plain data), printed as
+#: text by its renderer or, with --json, as JSON (its "json" key if it has
+#: one, else the whole of it). The CLI reads only "json", "sarif",
+#: "findings", "rejected" and "failed" of any result.
+Result = Mapping[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 
 #: The groups of ``extframe --help``, in the order it lists them.
 BUILD_AND_RUN = "build and run"
@@ -107,16 +110,16 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Command:
-    """A command of the CLI, declared once."""
+class Command(Generic[R]):
+    """A command of the CLI, declared once; ``R`` is the type of its result."""
 
     name: str
     group: str
     help: str
     description: str
     examples: tuple[Example, ...]
-    run: Callable[[argparse.Namespace], Result]
-    render: Callable[[Result], str]
+    run: Callable[[argparse.Namespace], R]
+    render: Callable[[R], str]
     args: tuple[Arg, ...] = ()
     common: Common = "plain"
     exit_codes: str = EXIT_CODES
@@ -192,7 +195,7 @@ class Command:
         return p
 
 
-def overview(commands: Sequence[Command]) -> str:
+def overview(commands: Sequence[Command[Any]]) -> str:
     """Every command with its one-line help, grouped as ``extframe --help`` lists them."""
     width = max(len(c.name) for c in commands) + 2
     out = []

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from extframe import check as checks
 from extframe import gate as gates
-from extframe.command import PROVE_AND_GATE, Arg, Command, Example, Result, status_of
+from extframe.command import PROVE_AND_GATE, Arg, Command, Example, status_of
 from extframe.errors import ExtframeError
 from extframe.inputs import expand_actions
 from extframe.lockfile import LOCK_NAME, Lock, action_key, program_entry
@@ -20,12 +20,37 @@ from extframe.manifest import declaration_of
 from extframe.sarif import sarif_log
 
 
-def cmd_check(args: argparse.Namespace) -> Result:
+class CheckResult(TypedDict):
+    #: One object per program: its proven effects, declaration and findings.
+    programs: list[dict[str, Any]]
+    rejected: list[str]
+    findings: list[gates.Finding]
+    failed: int
+    json: list[dict[str, Any]]
+    sarif: dict[str, Any]
+
+
+class LockResult(TypedDict):
+    lock: str
+    written: bool
+    actions: list[str]
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+class ExplainResult(TypedDict):
+    effects: dict[str, Any]
+    listing: list[dict[str, Any]]
+    rejected: list[str]
+
+
+def cmd_check(args: argparse.Namespace) -> CheckResult:
     if args.json and args.sarif:
         raise ExtframeError("--json and --sarif both print to stdout: choose one")
     lock_path = Path(args.lock or LOCK_NAME)
     lock = Lock.read(lock_path) if args.locked or args.lock is not None else None
-    programs: list[Result] = []
+    programs: list[dict[str, Any]] = []
     rejected: list[str] = []
     findings: list[gates.Finding] = []
     for path in expand_actions(args.paths):
@@ -47,24 +72,25 @@ def cmd_check(args: argparse.Namespace) -> Result:
             )
         if checked.rejected is not None:
             rejected.append(checked.rejected_text)
-    result: Result = {
+    failed = sum(f.level == "error" and f.rule != "verifier-rejected" for f in findings)
+    status = status_of({"rejected": rejected, "failed": failed})
+    return {
         "programs": programs,
         "rejected": rejected,
         "findings": findings,
-        "failed": sum(f.level == "error" and f.rule != "verifier-rejected" for f in findings),
+        "failed": failed,
         "json": programs,
+        "sarif": sarif_log(findings, exit_code=status),
     }
-    result["sarif"] = sarif_log(findings, exit_code=status_of(result))
-    return result
 
 
-def text_check(r: Result) -> str:
+def text_check(r: CheckResult) -> str:
     text = "\n\n".join(checks.text_effects(e) for e in r["programs"])
     shown = gates.text_findings(r["findings"])
     return f"{text}\n\n{shown}" if shown else text
 
 
-def cmd_lock(args: argparse.Namespace) -> Result:
+def cmd_lock(args: argparse.Namespace) -> LockResult:
     lock_path = Path(args.lock or LOCK_NAME)
     lock = Lock.read(lock_path) if lock_path.exists() else Lock(lock_path)
     before = dict(lock.actions)
@@ -90,7 +116,7 @@ def cmd_lock(args: argparse.Namespace) -> Result:
     }
 
 
-def text_lock(r: Result) -> str:
+def text_lock(r: LockResult) -> str:
     head = f"{r['lock']}: {len(r['actions'])} action(s) locked, " + (
         f"{len(r['added'])} added, {len(r['changed'])} changed, {len(r['removed'])} removed"
         if r["written"]
@@ -105,7 +131,7 @@ def text_lock(r: Result) -> str:
     return "\n".join(lines)
 
 
-def cmd_explain(args: argparse.Namespace) -> Result:
+def cmd_explain(args: argparse.Namespace) -> ExplainResult:
     path = Path(args.action)
     checked = checks.check_file(path, prog_type=args.type, kernel=not args.no_kernel, raw=args.raw)
     names = [a.program.name for a in checked.analyses]
@@ -119,7 +145,7 @@ def cmd_explain(args: argparse.Namespace) -> Result:
     return {"effects": effects, "listing": rows, "rejected": rejected}
 
 
-def text_explain(r: Result) -> str:
+def text_explain(r: ExplainResult) -> str:
     head = checks.text_effects(r["effects"])
     return checks.text_listing(r["effects"]["program"], r["listing"], head + "\n")
 

@@ -10,11 +10,12 @@ import argparse
 import os
 import shutil
 from pathlib import Path
+from typing import Any, TypedDict
 
 from extframe import check as checks
 from extframe import packet as packets
 from extframe.build import BuildOptions, build, object_for
-from extframe.command import BUILD_AND_RUN, Arg, Command, Example, Result
+from extframe.command import BUILD_AND_RUN, Arg, Command, Example
 from extframe.errors import ExtframeError
 from extframe.inputs import expand_actions
 from extframe.kernel import (
@@ -32,6 +33,108 @@ from extframe.vectors import VectorFile, run_vectors, vectors_path
 ACTIONS_DIR = Path(__file__).resolve().parent.parent / "actions"
 
 
+# ---------------------------------------------------------------- results
+
+
+class ProgramSummary(TypedDict):
+    name: str
+    section: str
+    type: str
+    insns: int
+    verifier_processed_insns: int | None
+    verifier_log_bytes: int
+    verifier_log_complete: bool
+
+
+class Built(TypedDict):
+    source: str
+    object: str
+
+
+class BuildResult(TypedDict):
+    built: list[Built]
+
+
+class LoadResult(TypedDict):
+    name: str
+    folder: str
+    programs: list[ProgramSummary]
+    pinned_programs: dict[str, str]
+    pinned_maps: dict[str, str]
+
+
+class UnloadResult(TypedDict):
+    unloaded: dict[str, list[str]]
+
+
+class FieldChange(TypedDict):
+    field: str
+    before: str
+    after: str
+
+
+class OneRun(TypedDict):
+    input: str
+    verdict: str
+    retval: int
+    run_time_ns: int
+    mark_in: int
+    mark_out: int
+    priority_in: int
+    priority_out: int
+    size_in: int
+    size_out: int
+    changed_bytes: list[list[int]]
+    fields: list[FieldChange]
+    layers_in: list[str]
+    layers_out: list[str]
+    packet_out_hex: str
+
+
+class RunResult(TypedDict):
+    action: str
+    program: str
+    type: str
+    verifier_processed_insns: int | None
+    runs: list[OneRun]
+    maps: list[dict[str, Any]] | None
+
+
+class MapsResult(TypedDict):
+    action: str
+    maps: list[dict[str, Any]]
+    json: list[dict[str, Any]]
+
+
+class VectorOutcome(TypedDict):
+    name: str
+    verdict: str
+    passed: bool
+    problems: list[str]
+
+
+class ActionVectors(TypedDict):
+    action: str
+    verdict: str | None
+    flow_key_affected: bool | None
+    declared: str | None
+    programs: list[ProgramSummary]
+    maps: list[str]
+    pinned_at: str | None
+    vectors: list[VectorOutcome]
+
+
+class VectorsResult(TypedDict):
+    actions: list[ActionVectors]
+    failed: int
+
+
+class LibraryResult(TypedDict):
+    actions: list[ActionVectors]
+    example: RunResult | None
+    failed: int
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -41,7 +144,7 @@ def load(path: Path, args: argparse.Namespace) -> LoadedObject:
         return load_object(obj_path, LoadOptions(prog_type=args.type), shown_as=path)
 
 
-def program_summary(obj: LoadedObject) -> list[Result]:
+def program_summary(obj: LoadedObject) -> list[ProgramSummary]:
     return [
         {
             "name": p.name,
@@ -70,11 +173,11 @@ def packet_inputs(args: argparse.Namespace) -> list[tuple[str, bytes]]:
 # ---------------------------------------------------------------- commands
 
 
-def cmd_build(args: argparse.Namespace) -> Result:
+def cmd_build(args: argparse.Namespace) -> BuildResult:
     sources = [Path(s) for s in args.sources]
     if args.output and len(sources) > 1:
         raise ExtframeError("-o takes one source; without -o each object goes beside its source")
-    built = []
+    built: list[Built] = []
     for src in sources:
         out = build(
             src, Path(args.output) if args.output else None, BuildOptions(werror=args.werror)
@@ -83,11 +186,11 @@ def cmd_build(args: argparse.Namespace) -> Result:
     return {"built": built}
 
 
-def text_build(r: Result) -> str:
+def text_build(r: BuildResult) -> str:
     return "\n".join(f"built {b['object']}" for b in r["built"])
 
 
-def cmd_load(args: argparse.Namespace) -> Result:
+def cmd_load(args: argparse.Namespace) -> LoadResult:
     path = Path(args.action)
     name = args.name or path.stem
     bpffs.check_name(name)
@@ -104,7 +207,7 @@ def cmd_load(args: argparse.Namespace) -> Result:
         }
 
 
-def text_load(r: Result) -> str:
+def text_load(r: LoadResult) -> str:
     lines = [f"loaded {r['name']} at {r['folder']}"]
     for p in r["programs"]:
         lines.append(
@@ -116,7 +219,7 @@ def text_load(r: Result) -> str:
     return "\n".join(lines)
 
 
-def cmd_unload(args: argparse.Namespace) -> Result:
+def cmd_unload(args: argparse.Namespace) -> UnloadResult:
     if args.all and args.names:
         raise ExtframeError("give names or --all, not both")
     names = bpffs.pinned_names() if args.all else args.names
@@ -132,18 +235,18 @@ def cmd_unload(args: argparse.Namespace) -> Result:
     return {"unloaded": removed}
 
 
-def text_unload(r: Result) -> str:
+def text_unload(r: UnloadResult) -> str:
     if not r["unloaded"]:
         return "nothing was loaded"
     return "\n".join(f"unloaded {n} ({len(p)} pins)" for n, p in r["unloaded"].items())
 
 
-def cmd_run(args: argparse.Namespace) -> Result:
+def cmd_run(args: argparse.Namespace) -> RunResult:
     inputs = packet_inputs(args)
     obj = load(Path(args.action), args)
     with obj:
         prog = obj.program(args.program)
-        runs = []
+        runs: list[OneRun] = []
         for label, data in inputs:
             res = run(
                 prog,
@@ -197,7 +300,7 @@ def _ranges(rs: list[list[int]]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in rs)
 
 
-def text_run(r: Result) -> str:
+def text_run(r: RunResult) -> str:
     lines = [
         f"{r['action']}: program {r['program']} ({r['type']}), "
         f"verifier processed {r['verifier_processed_insns']} insns"
@@ -209,8 +312,10 @@ def text_run(r: Result) -> str:
         )
         if r["type"] == "tc":  # XDP has no mark or priority
             meta = []
-            for k in ("mark", "priority"):
-                a, b = x[f"{k}_in"], x[f"{k}_out"]
+            for k, a, b in (
+                ("mark", x["mark_in"], x["mark_out"]),
+                ("priority", x["priority_in"], x["priority_out"]),
+            ):
                 meta.append(f"{k} {a}" + (f" → {b}" if a != b else ""))
             lines.append("  metadata  " + ", ".join(meta))
         if x["size_in"] != x["size_out"]:
@@ -225,14 +330,15 @@ def text_run(r: Result) -> str:
             for f in x["fields"]:
                 lines.append(f"  {f['field']:<{width}}  {f['before']} → {f['after']}")
             lines.append(f"  bytes changed at offsets {_ranges(x['changed_bytes'])}")
-    if r.get("maps") is not None:
-        lines.append("maps after the run" + ("" if r["maps"] else ": none"))
-        for d in r["maps"]:
+    maps = r["maps"]
+    if maps is not None:
+        lines.append("maps after the run" + ("" if maps else ": none"))
+        for d in maps:
             lines += mapview.text_dump(d, "  ")
     return "\n".join(lines)
 
 
-def cmd_maps(args: argparse.Namespace) -> Result:
+def cmd_maps(args: argparse.Namespace) -> MapsResult:
     root = Path(args.root) if args.root else bpffs.default_root()
     bpffs.check_name(args.name)
     folder = root / args.name / "map"
@@ -260,14 +366,14 @@ def cmd_maps(args: argparse.Namespace) -> Result:
     return {"action": args.name, "maps": dumps, "json": dumps}
 
 
-def text_maps(r: Result) -> str:
+def text_maps(r: MapsResult) -> str:
     lines = [f"{r['action']}:" + ("" if r["maps"] else " no maps")]
     for d in r["maps"]:
         lines += mapview.text_dump(d, "  ")
     return "\n".join(lines)
 
 
-def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
+def _vectors_for(path: Path, args: argparse.Namespace) -> ActionVectors:
     """Build, load, pin, run the vectors, unpin: the whole pipeline for one action."""
     vpath = vectors_path(path)
     vectors = VectorFile.load(vpath)
@@ -299,14 +405,14 @@ def _vectors_for(path: Path, args: argparse.Namespace) -> Result:
         }
 
 
-def cmd_vectors(args: argparse.Namespace) -> Result:
+def cmd_vectors(args: argparse.Namespace) -> VectorsResult:
     args.analyse = False
     results = [_vectors_for(a, args) for a in expand_actions(args.actions)]
     failed = sum(not v["passed"] for r in results for v in r["vectors"])
     return {"actions": results, "failed": failed}
 
 
-def text_vectors(r: Result) -> str:
+def text_vectors(r: VectorsResult) -> str:
     lines = []
     for a in r["actions"]:
         ok = sum(v["passed"] for v in a["vectors"])
@@ -326,7 +432,7 @@ def _relative(path: Path) -> Path:
         return path
 
 
-def cmd_library(args: argparse.Namespace) -> Result:
+def cmd_library(args: argparse.Namespace) -> LibraryResult:
     sources = [_relative(p) for p in sorted(ACTIONS_DIR.glob("*.c"))]
     if not sources:
         raise ExtframeError(f"no actions in {ACTIONS_DIR}")
@@ -365,12 +471,12 @@ def cmd_library(args: argparse.Namespace) -> Result:
     return {"actions": results, "example": example, "failed": failed}
 
 
-def text_library(r: Result) -> str:
+def text_library(r: LibraryResult) -> str:
     rows = [("action", "proven", "declared effects", "verifier", "maps", "vectors")]
     for a in r["actions"]:
         p = a["programs"][0]
         ok = sum(v["passed"] for v in a["vectors"])
-        proven = a["verdict"] + (" (re-classify)" if a["flow_key_affected"] else "")
+        proven = (a["verdict"] or "unknown") + (" (re-classify)" if a["flow_key_affected"] else "")
         rows.append(
             (
                 Path(a["action"]).stem,

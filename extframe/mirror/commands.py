@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
-from extframe.command import MIRROR, Arg, Command, Example, Result
+from extframe.command import MIRROR, Arg, Command, Example
 from extframe.errors import MirrorError
 from extframe.mirror.pcapfilter import MAX_SNAPLEN
 from extframe.mirror.session import Mirror, MirrorOptions, summary_json
@@ -46,7 +47,12 @@ exit status:
 """
 
 
-def cmd_mirror(args: argparse.Namespace) -> Result:
+class MirrorResult(TypedDict):
+    #: The final counts (--json); the text went to standard error as it ran.
+    json: dict[str, Any]
+
+
+def cmd_mirror(args: argparse.Namespace) -> MirrorResult:
     if args.json and args.write == "-":
         raise MirrorError("-w - writes the pcap to standard output; --json needs a file for -w")
     options = MirrorOptions(
@@ -81,7 +87,7 @@ def cmd_mirror(args: argparse.Namespace) -> Result:
     return {"json": summary_json(summary)}
 
 
-def text_mirror(_r: Result) -> str:
+def text_mirror(_r: MirrorResult) -> str:
     return ""  # the summary went to standard error, as tcpdump's does
 
 

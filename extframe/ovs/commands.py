@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Literal, TypedDict
 
 from extframe.command import EXIT_CODES as COMMON_EXIT_CODES
-from extframe.command import SANDBOX, SWITCH, Arg, Command, Example, Result
+from extframe.command import SANDBOX, SWITCH, Arg, Command, Example
 from extframe.errors import OvsError
 from extframe.ovs import demo, registry
 from extframe.ovs.options import OPTIONS
-from extframe.ovs.sandbox import MAX_HOSTS, Sandbox
+from extframe.ovs.sandbox import MAX_HOSTS, Sandbox, Started, Status, Stopped
 from extframe.ovs.switch import Switch, require_root
 
 EXIT_CODES = """\
@@ -31,6 +32,47 @@ SWITCH_HELP = (
 )
 
 
+# ---------------------------------------------------------------- results
+
+
+class StartResult(Started):
+    verb: Literal["start"]
+
+
+class StopResult(Stopped):
+    verb: Literal["stop"]
+
+
+class StatusResult(Status):
+    verb: Literal["status"]
+
+
+SandboxResult = StartResult | StopResult | StatusResult
+
+
+class RegisterResult(TypedDict):
+    verb: str  # "registered" or "replaced"
+    record: registry.Record
+    decision: str
+    #: What --json prints: the record's fields with the verb and the decision.
+    json: dict[str, Any]
+
+
+class ListResult(TypedDict):
+    actions: list[dict[str, Any]]
+    json: list[dict[str, Any]]
+
+
+class RestoreResult(registry.Restored):
+    switch: str
+
+
+class FlowResult(TypedDict):
+    verb: Literal["add", "del", "dump"]
+    bridge: str
+    flows: list[str]
+
+
 # ---------------------------------------------------------------- sandbox
 
 
@@ -45,16 +87,16 @@ def _sandbox(args: argparse.Namespace) -> Sandbox:
     return Sandbox(Path(args.run_dir) if args.run_dir else None, prefix=args.prefix)
 
 
-def cmd_sandbox(args: argparse.Namespace) -> Result:
+def cmd_sandbox(args: argparse.Namespace) -> SandboxResult:
     sb = _sandbox(args)
     if args.verb == "start":
-        return {"verb": "start"} | sb.start(hosts=args.hosts)
+        return {"verb": "start", **sb.start(hosts=args.hosts)}
     if args.verb == "stop":
-        return {"verb": "stop"} | sb.stop()
-    return {"verb": "status"} | sb.status()
+        return {"verb": "stop", **sb.stop()}
+    return {"verb": "status", **sb.status()}
 
 
-def text_sandbox(r: Result) -> str:
+def text_sandbox(r: SandboxResult) -> str:
     if r["verb"] == "stop":
         if not r["was_running"] and not r["removed_hosts"] and not r["removed_pins"]:
             return f"the sandbox in {r['run_dir']} was not running; nothing to remove"
@@ -66,34 +108,38 @@ def text_sandbox(r: Result) -> str:
         return "; ".join(parts)
     if not r["running"]:
         return f"the sandbox in {r['run_dir']} is not running (`extframe sandbox start`)"
-    head = "started" if r.get("started") else "recovered" if r.get("restarted") else "running"
+    head, recovery = "running", []
+    if r["verb"] == "start":
+        head = "started" if r["started"] else "recovered" if r.get("restarted") else "running"
+        recovery = _recovery_lines(r)
     lines = [
         f"sandbox {head}: {r['run_dir']} (ovs-vswitchd pid {r['ovs_vswitchd_pid']}, "
         f"ovsdb-server pid {r['ovsdb_server_pid']}), bridge {r['bridge']} (userspace datapath)"
     ]
-    lines += _recovery_lines(r)
+    lines += recovery
     for h in r["hosts"]:
         lines.append(
             f"  host {h['name']}: namespace {h['netns']}, {h['ip']}/24, {h['mac']}, "
             f"br0 port {h['ofport']} ({h['ifname']})"
         )
     if r.get("actions"):
-        lines.append(f"  actions: {', '.join(r['actions'])}")
+        lines.append(f"  actions: {', '.join(r.get('actions', []))}")
     lines.append(f"  run a command on a host: ip netns exec {r['prefix']}-h1 ping 10.0.0.2")
     return "\n".join(lines)
 
 
-def _recovery_lines(r: Result) -> list[str]:
+def _recovery_lines(r: StartResult) -> list[str]:
     """What ``start`` restarted and restored after a daemon of the sandbox died."""
-    if not r.get("restarted"):
+    restarted = r.get("restarted", [])
+    if not restarted:
         return []
-    lines = [f"  restarted {', '.join(r['restarted'])}; the database, hosts and pins were kept"]
-    if "ovs-vswitchd" in r["restarted"]:
+    lines = [f"  restarted {', '.join(restarted)}; the database, hosts and pins were kept"]
+    if "ovs-vswitchd" in restarted:
         lines.append(
             "  re-registered from extframe's records: "
-            + (", ".join(r["restored"]) or "nothing (no action was registered)")
+            + (", ".join(r.get("restored", [])) or "nothing (no action was registered)")
         )
-        lines += [f"  dropped {d['name']}: {d['why']}" for d in r["dropped"]]
+        lines += [f"  dropped {d['name']}: {d['why']}" for d in r.get("dropped", [])]
         lines.append("  OpenFlow flows live in ovs-vswitchd and died with it: add them again")
     return lines
 
@@ -101,7 +147,7 @@ def _recovery_lines(r: Result) -> list[str]:
 # ---------------------------------------------------------------- registry
 
 
-def cmd_register(args: argparse.Namespace) -> Result:
+def cmd_register(args: argparse.Namespace) -> RegisterResult:
     """``register`` and ``replace``: the same proof, a different registry call."""
     verb = registry.register if args.command == "register" else registry.replace
     record = verb(
@@ -114,32 +160,39 @@ def cmd_register(args: argparse.Namespace) -> Result:
         options={o.key: getattr(args, o.key) for o in OPTIONS if o.operator},
     )
     done = "registered" if args.command == "register" else "replaced"
-    return {"verb": done} | record.model_dump(mode="json") | {"decision": record.decision()}
+    decision = record.decision()
+    return {
+        "verb": done,
+        "record": record,
+        "decision": decision,
+        "json": {"verb": done} | record.model_dump(mode="json") | {"decision": decision},
+    }
 
 
-def text_record(r: Result) -> str:
-    fields = ", ".join(r["fields"]) or "none"
+def text_record(r: RegisterResult) -> str:
+    rec = r["record"]
+    fields = ", ".join(rec.fields) or "none"
     lines = [
-        f"{r['verb']} {r['name']}: {r['source']} ({r['program']}), verdict {r['verdict']}, "
+        f"{r['verb']} {rec.name}: {rec.source} ({rec.program}), verdict {rec.verdict}, "
         f"writes {fields}",
-        f"  {r['decision']}: reclassify={'yes' if r['reclassify'] else 'no'}",
+        f"  {r['decision']}: reclassify={'yes' if rec.reclassify else 'no'}",
     ]
-    lines += [f"  {reason}" for reason in r["reasons"]]
-    if r["unrunnable"] == "pass":
+    lines += [f"  {reason}" for reason in rec.reasons]
+    if rec.unrunnable == "pass":
         lines.append(
             "  unrunnable=pass: packets the kernel cannot run it on go on unchanged"
-            + ("" if r["verdict"] == "read_only" else ", without its writes")
+            + ("" if rec.verdict == "read_only" else ", without its writes")
         )
-    lines.append(f"  pinned at {r['pin_folder']}")
-    lines.append(f"  flows can now say: actions=bpf({r['name']}),...")
+    lines.append(f"  pinned at {rec.pin_folder}")
+    lines.append(f"  flows can now say: actions=bpf({rec.name}),...")
     return "\n".join(lines)
 
 
-def cmd_unregister(args: argparse.Namespace) -> Result:
+def cmd_unregister(args: argparse.Namespace) -> registry.Unregistered:
     return registry.unregister(_switch(args), args.name, force=args.force)
 
 
-def text_unregister(r: Result) -> str:
+def text_unregister(r: registry.Unregistered) -> str:
     line = f"unregistered {r['name']} (removed {len(r['removed'])} pins and records)"
     if r["flows_still_using"]:
         line += (
@@ -149,12 +202,12 @@ def text_unregister(r: Result) -> str:
     return line
 
 
-def cmd_list(args: argparse.Namespace) -> Result:
+def cmd_list(args: argparse.Namespace) -> ListResult:
     actions = registry.list_actions(_switch(args))
     return {"actions": actions, "json": actions}
 
 
-def text_list(r: Result) -> str:
+def text_list(r: ListResult) -> str:
     if not r["actions"]:
         return "no actions registered"
     rows = [
@@ -191,12 +244,12 @@ def text_list(r: Result) -> str:
     )
 
 
-def cmd_restore(args: argparse.Namespace) -> Result:
+def cmd_restore(args: argparse.Namespace) -> RestoreResult:
     switch = _switch(args)
-    return {"switch": str(switch.run_dir)} | registry.restore(switch)
+    return {"switch": str(switch.run_dir), **registry.restore(switch)}
 
 
-def text_restore(r: Result) -> str:
+def text_restore(r: RestoreResult) -> str:
     lines = [
         f"re-registered on {r['switch']}: "
         + (", ".join(r["restored"]) or "nothing (the switch had every action of the records)")
@@ -210,7 +263,7 @@ def text_restore(r: Result) -> str:
 # ---------------------------------------------------------------- flows
 
 
-def cmd_flow(args: argparse.Namespace) -> Result:
+def cmd_flow(args: argparse.Namespace) -> FlowResult:
     switch = _switch(args)
     switch.require_running()
     if args.bridge not in switch.bridges():
@@ -233,7 +286,7 @@ def cmd_flow(args: argparse.Namespace) -> Result:
     return {"verb": "dump", "bridge": args.bridge, "flows": dumped}
 
 
-def text_flow(r: Result) -> str:
+def text_flow(r: FlowResult) -> str:
     if r["verb"] == "add":
         return "\n".join(f"added to {r['bridge']}: {f}" for f in r["flows"])
     if r["verb"] == "del":

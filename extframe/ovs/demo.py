@@ -31,8 +31,8 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
-from extframe.command import Result
 from extframe.errors import MapError, OvsError
 from extframe.kernel import bpffs
 from extframe.ovs import registry, traffic
@@ -102,10 +102,30 @@ def _datapath_flows(sandbox: Sandbox) -> list[str]:
     return flows
 
 
-def cmd_demo(args: argparse.Namespace) -> Result:
+class Check(TypedDict):
+    ok: bool
+    claim: str
+
+
+class DemoResult(TypedDict):
+    """What the demo did and saw; the keys after ``checks`` come as it gets there."""
+
+    run_dir: str
+    checks: list[Check]
+    hosts: NotRequired[list[dict[str, Any]]]
+    actions: NotRequired[list[dict[str, Any]]]
+    flows: NotRequired[list[str]]
+    traffic: NotRequired[list[dict[str, Any]]]
+    datapath_flows: NotRequired[list[str]]
+    counters: NotRequired[list[dict[str, Any]]]
+    left_behind: NotRequired[list[str]]
+    failed: NotRequired[int]
+
+
+def cmd_demo(args: argparse.Namespace) -> DemoResult:
     run_dir = Path(args.run_dir) if args.run_dir else Path(f"/run/extframe/demo-{os.getpid()}")
     sandbox = Sandbox(run_dir, prefix=f"efd{os.getpid() % 100000}")
-    result: Result = {"run_dir": str(run_dir), "checks": []}
+    result: DemoResult = {"run_dir": str(run_dir), "checks": []}
     with _terminate_as_interrupt():
         try:
             sandbox.start(hosts=2)
@@ -122,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     return result
 
 
-def _burst(src: Host, dst: Host) -> Result:
+def _burst(src: Host, dst: Host) -> dict[str, Any]:
     """BURST UDP datagrams from ``src`` to ``dst`` at once: what was sent, what arrived."""
     rx = traffic.Receiver(dst, UDP_PORT, idle=1.0, timeout=20)
     try:
@@ -134,11 +154,11 @@ def _burst(src: Host, dst: Host) -> Result:
     return {"what": what, "at": dst.name} | sent | got
 
 
-def _check(result: Result, ok: bool, claim: str) -> None:
+def _check(result: DemoResult, ok: bool, claim: str) -> None:
     result["checks"].append({"ok": bool(ok), "claim": claim})
 
 
-def _run(sandbox: Sandbox, result: Result) -> None:
+def _run(sandbox: Sandbox, result: DemoResult) -> None:
     sw = sandbox.switch
     h1, h2 = sandbox.host("h1"), sandbox.host("h2")
     result["hosts"] = [
@@ -169,7 +189,7 @@ def _run(sandbox: Sandbox, result: Result) -> None:
         sw.ofctl("add-flow", "br0", flow)
     result["flows"] = FLOWS
 
-    runs: list[Result] = []
+    runs: list[dict[str, Any]] = []
     pings = traffic.ping(h1, h2.ip, count=3)
     runs.append({"what": "h1 ping h2 (3 echo requests)", "at": "h1"} | pings)
     _check(result, pings["received"] == 3, "h1's pings reach h2 and come back")
@@ -235,7 +255,7 @@ def _short_flow(flow: str) -> str:
     return f"{','.join(keep)} ... actions:{actions}"
 
 
-def text_demo(r: Result) -> str:
+def text_demo(r: DemoResult) -> str:
     out = [
         "extframe demo: custom OVS actions, proven by their analysis, on a real switch",
         "",

@@ -44,7 +44,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel
 
@@ -62,6 +62,27 @@ _OLD = "_being_replaced"
 
 #: What the switch does with a packet the kernel refuses to run the program on.
 Unrunnable = Literal["drop", "pass"]
+
+
+class Unregistered(TypedDict):
+    """What ``unregister`` removed, and the flows that still name the action."""
+
+    name: str
+    removed: list[str]
+    flows_still_using: list[str]
+
+
+class Dropped(TypedDict):
+    name: str
+    why: str
+
+
+class Restored(TypedDict):
+    """What ``restore`` registered again, dropped (and why) and removed."""
+
+    restored: list[str]
+    dropped: list[Dropped]
+    removed: list[str]
 
 
 class Record(BaseModel):
@@ -416,7 +437,7 @@ def replace(
     return record
 
 
-def unregister(switch: Switch, name: str, *, force: bool = False) -> dict[str, Any]:
+def unregister(switch: Switch, name: str, *, force: bool = False) -> Unregistered:
     """Remove ``name`` from the switch, its pins and its record."""
     check_action_name(name)
     switch.require_running()
@@ -472,7 +493,7 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
     return out
 
 
-def restore(switch: Switch) -> dict[str, Any]:
+def restore(switch: Switch) -> Restored:
     """Register again what a restarted ovs-vswitchd lost, from extframe's records and pins.
 
     The registry lives in ovs-vswitchd's memory: a crash or a restart
@@ -488,7 +509,7 @@ def restore(switch: Switch) -> dict[str, Any]:
     """
     switch.require_running()
     restored: list[str] = []
-    dropped: list[dict[str, str]] = []
+    dropped: list[Dropped] = []
     removed: list[str] = []
     with switch.lock():
         have = switch.registered()

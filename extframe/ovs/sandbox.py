@@ -34,6 +34,7 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict
 
 from extframe.errors import OvsError
 from extframe.ovs import registry
@@ -45,6 +46,41 @@ MAX_HOSTS = 9
 DEFAULT_PREFIX = "efsb"
 #: One file per claimed prefix, holding the run directory of its sandbox.
 PREFIX_CLAIMS = Path("/run/extframe/prefixes")
+
+
+class Status(TypedDict):
+    """``status``: the daemons, the bridge, the hosts; the actions while it runs."""
+
+    run_dir: str
+    running: bool
+    ovs_vswitchd_pid: int | None
+    ovsdb_server_pid: int | None
+    bridge: str
+    prefix: str
+    hosts: list[dict[str, Any]]
+    pin_root: str
+    actions: NotRequired[list[str]]
+
+
+class Started(Status):
+    """``start``: the status, whether it started afresh, and what a recovery did."""
+
+    started: bool
+    restarted: NotRequired[list[str]]
+    restored: NotRequired[list[str]]
+    dropped: NotRequired[list[registry.Dropped]]
+    removed: NotRequired[list[str]]
+
+
+class Stopped(TypedDict):
+    run_dir: str
+    was_running: bool
+    removed_hosts: list[str]
+    removed_pins: list[str]
+
+
+class Recovered(registry.Restored):
+    restarted: list[str]
 
 
 def default_prefix(run_dir: Path) -> str:
@@ -144,7 +180,7 @@ class Sandbox:
 
     # -- start -------------------------------------------------------------------------
 
-    def start(self, hosts: int = 0) -> dict[str, object]:
+    def start(self, hosts: int = 0) -> Started:
         """Run the sandbox (if it is not running) and make sure it has ``hosts`` hosts."""
         if not 0 <= hosts <= MAX_HOSTS:
             raise OvsError(f"--hosts {hosts}: the sandbox holds 0 to {MAX_HOSTS} hosts")
@@ -156,7 +192,7 @@ class Sandbox:
         self.switch.own_run_dir()
         self._claim()
         started = False
-        recovered: dict[str, object] = {}
+        recovered: Recovered | None = None
         if not self.switch.running():
             if self._recoverable():
                 recovered = self._recover()
@@ -193,7 +229,14 @@ class Sandbox:
             if started:
                 self.stop()
             raise
-        return self.status() | {"started": started} | recovered
+        # mypy --strict cannot see that a Status holds none of Started's optional keys.
+        out: Started = {**self.status(), "started": started}  # type: ignore[typeddict-item]
+        if recovered is not None:
+            out["restarted"] = recovered["restarted"]
+            out["restored"] = recovered["restored"]
+            out["dropped"] = recovered["dropped"]
+            out["removed"] = recovered["removed"]
+        return out
 
     def _start_daemons(self) -> None:
         # ovs-vswitchd runs in a network namespace of its own: the userspace
@@ -218,7 +261,7 @@ class Sandbox:
             and self._claimant() == self._me
         )
 
-    def _recover(self) -> dict[str, object]:
+    def _recover(self) -> Recovered:
         """Restart only the daemons that died; keep the database, the hosts and the actions.
 
         ovs-vswitchd, restarted on the same database, brings back br0 and
@@ -238,7 +281,7 @@ class Sandbox:
             restored = registry.restore(self.switch)
         else:
             restored = {"restored": [], "dropped": [], "removed": []}
-        return {"restarted": restarted} | restored
+        return {"restarted": restarted, **restored}
 
     def _add_host(self, h: Host, everyone: list[Host]) -> None:
         if Path(f"/run/netns/{h.netns}").exists():
@@ -277,7 +320,7 @@ class Sandbox:
 
     # -- stop --------------------------------------------------------------------------
 
-    def stop(self) -> dict[str, object]:
+    def stop(self) -> Stopped:
         """Stop the daemons and remove hosts, pins and run files (logs stay).
 
         Namespaces and interfaces of the prefix are removed only while this
@@ -381,10 +424,10 @@ class Sandbox:
 
     # -- status ------------------------------------------------------------------------
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> Status:
         sw = self.switch
         running = sw.running()
-        out: dict[str, object] = {
+        out: Status = {
             "run_dir": str(self.run_dir),
             "running": running,
             "ovs_vswitchd_pid": sw.pid("ovs-vswitchd"),
