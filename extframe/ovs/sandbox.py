@@ -17,6 +17,9 @@ is off (``ethtool -K eth0 tx off``), so that the packets the
 switch reads from its AF_PACKET socket carry complete checksums.
 
 ``start`` is idempotent: on a running sandbox it only adds missing hosts.
+After a daemon died it restarts only that one, on the same database, keeps
+the hosts and registers the actions again from extframe's records
+(``registry.restore``), and says what it did.
 ``stop`` leaves nothing behind: no process, no pin of an action registered
 there, no namespace, no interface; only the log files stay in the run
 directory. The default prefix is ``efsb`` for the default run directory and
