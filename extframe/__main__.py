@@ -26,11 +26,15 @@ def run() -> int:
         interrupted.append(signum)
 
     try:
-        previous = signal.signal(signal.SIGINT, note)
+        previous = signal.getsignal(signal.SIGINT)
+        deferring = previous not in (signal.SIG_IGN, None)  # ignored from the start: stay so
+        if deferring:
+            signal.signal(signal.SIGINT, note)
         try:
             from extframe.cli import main
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if deferring:
+                signal.signal(signal.SIGINT, previous)
         if interrupted:
             raise KeyboardInterrupt
         return main()

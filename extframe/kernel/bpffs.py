@@ -96,6 +96,29 @@ def own_folder(folder: Path) -> Path:
     return folder
 
 
+def owned_if_there(folder: Path) -> bool:
+    """Whether ``folder`` exists, checked as ``own_folder`` checks it; nothing is created.
+
+    False when it (or a folder on the way) is missing: there is nothing in
+    it to read or remove. A folder on the way that another user made, may
+    change, or that is a symbolic link raises ``PinError``: removing below it
+    as root could remove what it points at.
+    """
+    mount = bpffs_mount()
+    try:
+        parts = folder.relative_to(mount).parts
+    except ValueError:
+        raise PinError(f"{folder} is not below the bpffs mount point {mount}") from None
+    where = mount
+    check_folder(where, PinError, may_be_shared=True)
+    for part in parts:
+        where = where / part
+        if not os.path.lexists(where):
+            return False
+        check_folder(where, PinError)
+    return True
+
+
 def check_name(name: str) -> None:
     """Names are short identifiers: bpffs forbids '.', OVS wants identifiers."""
     if not NAME.match(name):
@@ -153,8 +176,6 @@ def pin(obj: LoadedObject, name: str, root: Path | None = None) -> Pinned:
 
 def _pin_fd(fd: int, path: Path) -> Path:
     if libbpf.lib().bpf_obj_pin(fd, str(path).encode()) < 0:
-        import ctypes
-
         err = ctypes.get_errno()
         hint = "bpffs is full or read-only" if err in (errno.ENOSPC, errno.EROFS) else ""
         raise PinError(f"cannot pin {path}: {os.strerror(err)}" + (f" ({hint})" if hint else ""))
@@ -178,8 +199,12 @@ def open_pinned_map(path: Path) -> LoadedMap:
     fd = open_pinned(path)
     # The info call fills whichever struct the object has: only a map's
     # fdinfo says map_type.
-    with open(f"/proc/self/fdinfo/{fd}") as f:
-        is_map = any(line.startswith("map_type:") for line in f)
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            is_map = any(line.startswith("map_type:") for line in f)
+    except OSError:
+        os.close(fd)
+        raise
     if not is_map:
         os.close(fd)
         raise PinError(f"{path} is not a pinned map")

@@ -26,6 +26,16 @@ exit status:
   3  the kernel verifier rejected the action
 """
 
+RESTORE_EXIT_CODES = """\
+exit status:
+  0  every recorded action the switch lacked is registered again, or dropped
+     because its pinned program is gone or another (said with the reason)
+  1  the switch refused some for now (out of descriptors, ...): their records and
+     pins are kept; run restore again once the cause is gone
+  2  usage or environment error: the switch is not running, the pin folder is
+     not root's own, ...
+"""
+
 SWITCH_HELP = (
     "the switch: its run directory (where db.sock and ovs-vswitchd.pid are) or its "
     "database socket (unix:PATH); default $EXTFRAME_SWITCH, else the sandbox"
@@ -140,6 +150,10 @@ def _recovery_lines(r: StartResult) -> list[str]:
             + (", ".join(r.get("restored", [])) or "nothing (no action was registered)")
         )
         lines += [f"  dropped {d['name']}: {d['why']}" for d in r.get("dropped", [])]
+        lines += [
+            f"  not yet {d['name']}: {d['why']} (kept; `extframe restore` tries again)"
+            for d in r.get("failed", [])
+        ]
         lines.append("  OpenFlow flows live in ovs-vswitchd and died with it: add them again")
     return lines
 
@@ -255,6 +269,7 @@ def text_restore(r: RestoreResult) -> str:
         + (", ".join(r["restored"]) or "nothing (the switch had every action of the records)")
     ]
     lines += [f"dropped {d['name']}: {d['why']}" for d in r["dropped"]]
+    lines += [f"not yet {d['name']}: {d['why']} (kept; run restore again)" for d in r["failed"]]
     if r["removed"]:
         lines.append(f"removed {len(r['removed'])} files no registration used")
     return "\n".join(lines)
@@ -455,12 +470,14 @@ RESTORE = Command(
     "stay. restore adds each recorded action the switch lacks again, with the decision "
     "of its proof, if its pin still holds the very program that was proved (the kernel's "
     "program id); it drops, and says why, a record whose program is gone, and removes "
-    "pins no registration uses. `extframe sandbox start` does this by itself after a "
+    "pins no registration uses; an action the switch refuses for now (out of descriptors) "
+    "keeps its record and pins for the next restore. `extframe sandbox start` does this by "
+    "itself after a "
     "crash of the sandbox's ovs-vswitchd. OpenFlow flows are not restored: they are the "
     "controller's to add again.",
     examples=(Example("restore --switch /run/openvswitch"),),
     args=(Arg("--switch", help=SWITCH_HELP),),
-    exit_codes=EXIT_CODES,
+    exit_codes=RESTORE_EXIT_CODES,
     run=cmd_restore,
     render=text_restore,
 )

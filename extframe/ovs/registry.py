@@ -78,10 +78,12 @@ class Dropped(TypedDict):
 
 
 class Restored(TypedDict):
-    """What ``restore`` registered again, dropped (and why) and removed."""
+    """What ``restore`` registered again, dropped for good (and why), kept after a
+    failure (and why; ``restore`` again retries them) and removed."""
 
     restored: list[str]
     dropped: list[Dropped]
+    failed: list[Dropped]
     removed: list[str]
 
 
@@ -305,6 +307,7 @@ def _preflight(
             choices = " or ".join(repr(c) for c in option.choices()) or str(option.type)
             raise OvsError(f"{key}={value!r}: expected {choices}") from None
     bpffs.require_bpffs(switch.pin_root)
+    bpffs.own_folder(switch.pin_root)
     switch.require_running()
     return chosen
 
@@ -429,11 +432,12 @@ def replace(
                 if parked.exists():
                     os.rename(parked, folder)
                 raise
-            shutil.rmtree(parked, ignore_errors=True)
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1
             _write_record(switch, record)
+            # Only now: until the record names the new program, restore needs the old pins.
+            shutil.rmtree(parked, ignore_errors=True)
     return record
 
 
@@ -510,30 +514,35 @@ def restore(switch: Switch) -> Restored:
     switch.require_running()
     restored: list[str] = []
     dropped: list[Dropped] = []
+    failed: list[Dropped] = []
     removed: list[str] = []
     with switch.lock():
         have = switch.registered()
+        there = bpffs.owned_if_there(switch.pin_root)  # never remove through a planted link
         for name in _recorded_names(switch):
             if name in have:
                 continue
             record = read_record(switch, name)
-            why = "its record cannot be read" if record is None else _restore_pins(switch, record)
-            if record is not None and why is None:
-                try:
-                    switch.appctl("bpf/add", *_add_args(record))
-                    restored.append(name)
-                    continue
-                except OvsError as e:
-                    why = f"the switch refused it ({e})"
-            removed += _forget(switch, name)
-            dropped.append({"name": name, "why": why or "?"})
-        kept = switch.registered()
-        if switch.pin_root.is_dir():
+            if record is None:  # kept: the proof may be read again once the file is mended
+                failed.append({"name": name, "why": "its record cannot be read"})
+                continue
+            why = _restore_pins(switch, record) if there else "no pins are left"
+            if why is not None:  # proven gone or another: dropped for good
+                removed += _forget(switch, name)
+                dropped.append({"name": name, "why": why})
+                continue
+            try:
+                switch.appctl("bpf/add", *_add_args(record))
+                restored.append(name)
+            except OvsError as e:  # the switch's trouble, maybe passing: keep record and pins
+                failed.append({"name": name, "why": f"the switch refused it ({e})"})
+        kept = set(switch.registered()) | {f["name"] for f in failed}
+        if there:
             for folder in sorted(switch.pin_root.iterdir()):
                 if folder.name not in kept:  # parked by a replace, or never registered
                     removed += sorted(str(p) for p in folder.rglob("*") if not p.is_dir())
                     shutil.rmtree(folder, ignore_errors=True)
-    return {"restored": restored, "dropped": dropped, "removed": removed}
+    return {"restored": restored, "dropped": dropped, "failed": failed, "removed": removed}
 
 
 def _recorded_names(switch: Switch) -> list[str]:
@@ -550,15 +559,20 @@ def _restore_pins(switch: Switch, record: Record) -> str | None:
     pin = Path(record.program_pin)
     if folder != switch.pin_root / record.name or pin.parent.parent != folder:
         return f"its record names pins outside {switch.pin_root / record.name}"
+    if record.prog_id is None:
+        return "its record predates program ids, so its pin cannot be proven: register it again"
     found = _pinned_id(pin)
-    if found is not None and record.prog_id in (None, found):
+    if found == record.prog_id:
         return None
     parked = switch.pin_root / (record.name + _OLD)
     parked_pin = parked / pin.relative_to(folder)
-    if record.prog_id is not None and _pinned_id(parked_pin) == record.prog_id:
+    if _pinned_id(parked_pin) == record.prog_id:
         # A replace died between parking the old pins and the switch's answer.
         shutil.rmtree(folder, ignore_errors=True)
-        os.rename(parked, folder)
+        try:
+            os.rename(parked, folder)
+        except OSError as e:
+            return f"its parked pins could not be put back ({e.strerror})"
         return None
     if found is None:
         return f"its pinned program {pin} is gone"
@@ -576,15 +590,21 @@ def forget(switch: Switch, name: str) -> list[str]:
 def _forget(switch: Switch, name: str) -> list[str]:
     """Remove ``name``'s pins and record; return what was removed."""
     removed = []
+    if not bpffs.owned_if_there(switch.pin_root):  # never remove through a planted link
+        return _forget_record(switch, name)
     for folder in (switch.pin_root / name, switch.pin_root / (name + _OLD)):
         if folder.exists():
             removed += sorted(str(p) for p in folder.rglob("*") if not p.is_dir())
             shutil.rmtree(folder, ignore_errors=True)
+    return removed + _forget_record(switch, name)
+
+
+def _forget_record(switch: Switch, name: str) -> list[str]:
     record = _record_path(switch, name)
     if record.exists():
         record.unlink()
-        removed.append(str(record))
-    return removed
+        return [str(record)]
+    return []
 
 
 def _quietly(fn: Any, *args: str) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from extframe.errors import OvsError
+from extframe.kernel import bpffs
 from extframe.ovs import registry
 from extframe.ovs.switch import Switch, sandbox_run_dir
 from extframe.owned import replace_file
@@ -72,6 +73,7 @@ class Started(Status):
     restarted: NotRequired[list[str]]
     restored: NotRequired[list[str]]
     dropped: NotRequired[list[registry.Dropped]]
+    failed: NotRequired[list[registry.Dropped]]
     removed: NotRequired[list[str]]
 
 
@@ -238,6 +240,7 @@ class Sandbox:
             out["restarted"] = recovered["restarted"]
             out["restored"] = recovered["restored"]
             out["dropped"] = recovered["dropped"]
+            out["failed"] = recovered["failed"]
             out["removed"] = recovered["removed"]
         return out
 
@@ -261,7 +264,6 @@ class Sandbox:
             self._state_file.exists()
             and (self.run_dir / "conf.db").is_file()
             and Path(f"/run/netns/{self.switch_netns}").exists()
-            and self._claimant() == self._me
         )
 
     def _recover(self) -> Recovered:
@@ -280,10 +282,18 @@ class Sandbox:
         if self.switch.pid("ovs-vswitchd") is None:
             self.switch.start_vswitchd("--disable-system", netns=self.switch_netns)
             restarted.append("ovs-vswitchd")
-            self.switch.wait_for_registry()
-            restored = registry.restore(self.switch)
+            try:
+                self.switch.wait_for_registry()
+                restored = registry.restore(self.switch)
+            except OvsError as e:
+                # The switch runs, without its actions: the next start sees it
+                # running, so say now what registers them again.
+                raise OvsError(
+                    f"restarted ovs-vswitchd but could not register its actions again "
+                    f"({e.message}): run `extframe restore --switch {self.run_dir}`"
+                ) from None
         else:
-            restored = {"restored": [], "dropped": [], "removed": []}
+            restored = {"restored": [], "dropped": [], "failed": [], "removed": []}
         return {"restarted": restarted, **restored}
 
     def _add_host(self, h: Host, everyone: list[Host]) -> None:
@@ -333,8 +343,10 @@ class Sandbox:
         was_running = sw.stop()
         removed_hosts = self._remove_hosts() if self._claimant() in (None, self._me) else []
         self._release()
-        pins = sorted(str(p) for p in sw.pin_root.rglob("*") if not p.is_dir())
-        shutil.rmtree(sw.pin_root, ignore_errors=True)
+        pins = []
+        if bpffs.owned_if_there(sw.pin_root):  # never remove through a planted link
+            pins = sorted(str(p) for p in sw.pin_root.rglob("*") if not p.is_dir())
+            shutil.rmtree(sw.pin_root, ignore_errors=True)
         if self.run_dir.is_dir():
             for f in self.run_dir.iterdir():
                 if f.suffix == ".log":
@@ -423,7 +435,8 @@ class Sandbox:
     def _clean_leftovers(self) -> None:
         """A sandbox that died (a crash, a reboot of /run) may have left hosts and pins."""
         self._remove_hosts()
-        shutil.rmtree(self.switch.pin_root, ignore_errors=True)
+        if bpffs.owned_if_there(self.switch.pin_root):
+            shutil.rmtree(self.switch.pin_root, ignore_errors=True)
 
     # -- status ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -521,12 +522,28 @@ def test_restore_registers_again_what_a_restarted_switch_lost(
     switch.start_vswitchd("--enable-dummy=override", "--disable-system")
     switch.wait_for_registry()
     assert switch.registered() == {}
+    # A switch that cannot take them now (no descriptor left): nothing is lost.
+    pid = switch.pid("ovs-vswitchd")
+    assert pid is not None
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    # One descriptor to spare: the control connection gets it, a program does not.
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (fds + 1, hard))
+    r = cli("restore", *at, "--json")
+    assert r.returncode == 1, r.stderr  # not done: kept for another try
+    out = json.loads(r.stdout)
+    assert (out["restored"], out["dropped"], out["removed"]) == ([], [], [])
+    assert [f["name"] for f in out["failed"]] == ["cnt", "ttl"]
+    assert "out of file descriptors" in out["failed"][0]["why"]
+    assert "not yet cnt" in cli("restore", *at).stdout  # kept, and said so
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
     r = cli("restore", *at, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {
         "switch": str(switch.run_dir),
         "restored": ["cnt", "ttl"],
         "dropped": [],
+        "failed": [],
         "removed": [],
     }
     assert switch.registered() == before
@@ -537,3 +554,23 @@ def test_restore_registers_again_what_a_restarted_switch_lost(
     switch.settle()
     (out,) = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
     assert out[IP].ttl == 63
+
+
+def test_restore_never_removes_through_a_planted_link(
+    switch: DummySwitch, bpffs_root: Path, tmp_path: Path
+) -> None:
+    """The switch's pin folder in bpffs is predictable: a link there must stop restore."""
+    switch.add_bridge(ports=1)
+    victim = tmp_path / "victim"
+    (victim / "precious").mkdir(parents=True)
+    sw = Switch(switch.run_dir)
+    sw.pin_root.parent.mkdir(mode=0o700, exist_ok=True)
+    sw.pin_root.symlink_to(victim)
+    try:
+        for command in (("restore",), ("unregister", "precious")):
+            r = cli(*command, "--switch", str(switch.run_dir))
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert "is a symbolic link" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert (victim / "precious").is_dir()
+    finally:
+        sw.pin_root.unlink()

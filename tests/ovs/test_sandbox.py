@@ -129,6 +129,7 @@ def test_start_after_a_crash_drops_what_cannot_be_proved_and_unparks_a_replace(
     # had parked the old pins when it died, and pins no record speaks for.
     shutil.rmtree(sw.pin_root / "gone")
     os.rename(sw.pin_root / "parked", sw.pin_root / "parked_being_replaced")
+    (sw.pin_root / "parked" / "prog").mkdir(parents=True)  # the new pins, half made
     (sw.pin_root / "orphan" / "prog").mkdir(parents=True)
 
     r = cli("sandbox", "start", "--hosts", "1", "--run-dir", str(sandbox.run_dir), "--json")

@@ -182,6 +182,7 @@ def test_kill_9_of_ovs_vswitchd_during_changes_is_recovered_exactly(
         out = sandbox.start(hosts=1)
         assert out["restarted"] == ["ovs-vswitchd"], out
         assert out["dropped"] == [], f"kill {kill}: {out['dropped']} (seed {seed})"
+        assert out["failed"] == [], f"kill {kill}: {out['failed']} (seed {seed})"
         have = sw.registered()
         records = {p.stem for p in sw.state_dir.glob("*.json")}
         assert set(have) == records, f"kill {kill} (seed {seed})"
