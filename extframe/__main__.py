@@ -4,8 +4,9 @@ Importing the CLI (scapy, pydantic, the analyzer) takes a few tenths of a
 second; a Ctrl-C in that time must end the command like one later on: one
 line and exit 130, never a traceback. A KeyboardInterrupt raised inside the
 import of a compiled extension does not always stay one (pydantic_core's
-Rust initialisation turns it into a panic), so Ctrl-C is only noted while
-the CLI is imported and acted on once the imports are done.
+Rust initialisation turns it into a panic, argparse's intermixed parsing
+into an AttributeError), so Ctrl-C is only noted while the CLI is imported
+and the command line parsed, and acted on once that is done.
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ def run() -> int:
         if deferring:
             signal.signal(signal.SIGINT, note)
         try:
-            from extframe.cli import main
+            from extframe.cli import main, parse
+
+            # argparse's intermixed parsing changes its actions and puts them
+            # back in a finally: an interrupt inside it ends in another error.
+            parsed = parse(sys.argv[1:])
         finally:
             if deferring:
                 signal.signal(signal.SIGINT, previous)
         if interrupted:
             raise KeyboardInterrupt
-        return main()
+        return main(parsed=parsed)
     except KeyboardInterrupt:
         sys.stderr.write("extframe: interrupted\n")
         return INTERRUPTED

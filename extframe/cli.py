@@ -89,13 +89,17 @@ def parse(argv: Sequence[str]) -> tuple[Command[Any], argparse.Namespace]:
     return command, args
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    parsed: tuple[Command[Any], argparse.Namespace] | None = None,
+) -> int:
+    """Run the command ``argv`` names (or the one ``parse`` already made of it)."""
     # A file name is bytes to Linux: one that is not UTF-8 is printed as the
     # bytes it is, whatever the locale, never a UnicodeEncodeError.
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="surrogateescape")
-    command, args = parse(sys.argv[1:] if argv is None else argv)
+    command, args = parsed or parse(sys.argv[1:] if argv is None else argv)
     try:
         result = command.run(args)
     except ExtframeError as e:

@@ -307,8 +307,8 @@ def _preflight(
             choices = " or ".join(repr(c) for c in option.choices()) or str(option.type)
             raise OvsError(f"{key}={value!r}: expected {choices}") from None
     bpffs.require_bpffs(switch.pin_root)
-    bpffs.own_folder(switch.pin_root)
     switch.require_running()
+    bpffs.own_folder(switch.pin_root)
     return chosen
 
 
