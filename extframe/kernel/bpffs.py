@@ -78,21 +78,7 @@ def own_folder(folder: Path) -> Path:
     and writable by nobody else, or ``PinError`` says which and what to do.
     The mount point itself may be world-writable and sticky, as bpffs is.
     """
-    mount = bpffs_mount()
-    try:
-        parts = folder.relative_to(mount).parts
-    except ValueError:
-        raise PinError(f"{folder} is not below the bpffs mount point {mount}") from None
-    where = mount
-    check_folder(where, PinError, may_be_shared=True)
-    for part in parts:
-        where = where / part
-        try:
-            os.mkdir(where, 0o700)  # a umask can only take more away
-            continue
-        except FileExistsError:
-            pass
-        check_folder(where, PinError)
+    _walk(folder, create=True)
     return folder
 
 
@@ -104,6 +90,12 @@ def owned_if_there(folder: Path) -> bool:
     change, or that is a symbolic link raises ``PinError``: removing below it
     as root could remove what it points at.
     """
+    return _walk(folder, create=False)
+
+
+def _walk(folder: Path, *, create: bool) -> bool:
+    """Check every folder from the mount point down to ``folder``; make the missing ones
+    (mode 0700) if ``create``, else stop at the first one missing and say False."""
     mount = bpffs_mount()
     try:
         parts = folder.relative_to(mount).parts
@@ -113,7 +105,13 @@ def owned_if_there(folder: Path) -> bool:
     check_folder(where, PinError, may_be_shared=True)
     for part in parts:
         where = where / part
-        if not os.path.lexists(where):
+        if create:
+            try:
+                os.mkdir(where, 0o700)  # a umask can only take more away
+                continue
+            except FileExistsError:
+                pass
+        elif not os.path.lexists(where):
             return False
         check_folder(where, PinError)
     return True
