@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import analysis, datapath, scaling, testrun
+from bench import analysis, datapath, dpdk, scaling, testrun
 from bench.common import MeasurementError, RunOptions, results_dir
 from extframe.errors import ExtframeError
 
@@ -16,7 +16,13 @@ PARTS: dict[str, tuple[Callable[[RunOptions], int], str]] = {
     "scaling": (scaling.main, "analysis and verification time on generated programs, with a plot"),
     "datapath": (datapath.main, "the patched OVS datapath: (a) stock, (b) read-only action, "
                  "(c) forced re-classification, (d) writer"),
+    "dpdk": (dpdk.main, "whether DPDK 22.11's BPF library loads what the kernel verified "
+             "(only when named)"),
 }  # fmt: skip
+
+#: Parts that run only when named: they need what `make setup` does not install
+#: (dpdk: Debian's librte-bpf23).
+ON_REQUEST = frozenset({"dpdk"})
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +30,7 @@ def main(argv: list[str]) -> int:
         prog="python -m bench",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Benchmarks measured side by side in one run; tables and plots go to "
-        "bench/results/ ($EXTFRAME_BENCH_RESULTS). Parts (all by default):\n"
+        "bench/results/ ($EXTFRAME_BENCH_RESULTS). Parts (all but dpdk by default):\n"
         + "\n".join(f"  {name:<9} {what}" for name, (_, what) in PARTS.items()),
     )
     p.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
@@ -43,7 +49,7 @@ def main(argv: list[str]) -> int:
         p.error(f"unknown part {', '.join(unknown)}; known: {', '.join(PARTS)}")
     options = RunOptions(rounds=args.rounds, seconds=args.seconds, max_insns=args.max_insns)
     rc = 0
-    for name in args.parts or list(PARTS):
+    for name in args.parts or [n for n in PARTS if n not in ON_REQUEST]:
         print(f"## {name}\n", flush=True)
         try:
             rc = max(rc, PARTS[name][0](options))
