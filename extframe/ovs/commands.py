@@ -197,6 +197,13 @@ def text_record(r: RegisterResult) -> str:
             "  unrunnable=pass: packets the kernel cannot run it on go on unchanged"
             + ("" if rec.verdict == "read_only" else ", without its writes")
         )
+    if rec.runs_on == "inproc":
+        lines.append("  runs in-process in ovs-vswitchd (its instructions match the kernel's tag)")
+    elif rec.runs_on == "kernel":
+        lines.append(
+            f"  runs in the kernel (BPF_PROG_TEST_RUN, a system call per packet): "
+            f"{rec.runs_on_reason}"
+        )
     lines.append(f"  pinned at {rec.pin_folder}")
     lines.append(f"  flows can now say: actions=bpf({rec.name}),...")
     return "\n".join(lines)
@@ -234,6 +241,7 @@ def text_list(r: ListResult) -> str:
             "drops",
             "errors",
             "unrunnable",
+            "runs on",
             "avg ns",
         )
     ]
@@ -249,6 +257,7 @@ def text_list(r: ListResult) -> str:
                 str(a["drops"]),
                 str(a["errors"]),
                 f"{a['unrunnable_packets']} {'passed' if a['unrunnable'] == 'pass' else 'dropped'}",
+                a["runs_on"],
                 str(avg),
             )
         )
@@ -452,8 +461,10 @@ LIST = Command(
     "counters (packets run, dropped by the program, dropped by an error, packets the "
     "kernel refused to run it on and whether those were dropped or passed, average run "
     "time). --json keys: name, verdict, fields, reclassify, unrunnable (drop or pass), "
-    "source, registered_by_extframe, program_pin, prog_id, maps, packets, drops, errors, "
-    "unrunnable_packets, run_time_ns, replaced.",
+    "source, registered_by_extframe, program_pin, prog_id, maps, runs_on (inproc: "
+    "ovs-vswitchd's own executor; kernel: BPF_PROG_TEST_RUN), runs_on_reason (why the "
+    "kernel), insns, executor, packets, drops, errors, unrunnable_packets, run_time_ns, "
+    "replaced.",
     examples=(Example("list --json"),),
     args=(Arg("--switch", help=SWITCH_HELP),),
     exit_codes=EXIT_CODES,

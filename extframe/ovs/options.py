@@ -106,6 +106,25 @@ OPTIONS: tuple[Option, ...] = (
         "Use pass for read-only observers such as mirrors and counters, where skipping the "
         "program is harmless and dropping would change forwarding",
     ),
+    Option(
+        key="insns",
+        type=str,
+        default="",
+        help="a root-only file holding the program's instructions as they were loaded "
+        "(8 bytes each): the switch runs them in-process once their tag equals the pinned "
+        "program's kernel tag, and refuses the registration when it does not; left out, "
+        "the kernel runs the program",
+    ),
+    Option(
+        key="executor",
+        type=Literal["auto", "inproc", "kernel"],
+        default="auto",
+        operator=True,
+        help="what runs the action in the switch: auto (default) runs it in-process when "
+        "the in-process executor offers everything it uses, in the kernel "
+        "(BPF_PROG_TEST_RUN, a system call per packet) otherwise, and says why; inproc "
+        "refuses to register what cannot run in-process; kernel always uses the kernel",
+    ),
 )
 
 BY_KEY = {o.key: o for o in OPTIONS}

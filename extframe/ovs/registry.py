@@ -39,16 +39,19 @@ flows name the action, unless ``force``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from analyzer.effects import ProgramEffects
+from analyzer.effects import Analysis, ProgramEffects
+from analyzer.elf import ProgramSpec
 from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
 from extframe.kernel import LoadedObject, bpffs, program_identity
@@ -114,6 +117,10 @@ class Record(BaseModel):
     #: Every registration option as it was sent to the switch, by key
     #: (extframe/ovs/options.py); None in records written before it was kept.
     options: dict[str, Any] | None = None
+    #: What the switch said runs the action ("inproc" or "kernel") and, for
+    #: the kernel, why; None before the switch had a choice.
+    runs_on: str | None = None
+    runs_on_reason: str = ""
 
     def sent(self) -> dict[str, Any]:
         """The registration options sent for this record, by key."""
@@ -156,6 +163,18 @@ def _pinned_id(pin: str | Path) -> int | None:
 
 def _record_path(switch: Switch, name: str) -> Path:
     return switch.state_dir / f"{name}.json"
+
+
+def _insns_path(switch: Switch, name: str, prog_tag: str) -> Path:
+    """Where the instructions of ``name``'s program with ``prog_tag`` are kept for the switch.
+
+    By tag, so that a replace that fails leaves the running program's file in place.
+    """
+    return switch.state_dir / f"{name}.{prog_tag}.insns"
+
+
+def _insns_files(switch: Switch, name: str) -> list[Path]:
+    return sorted(switch.state_dir.glob(f"{glob.escape(name)}.*.insns"))
 
 
 def read_record(switch: Switch, name: str) -> Record | None:
@@ -206,7 +225,7 @@ def _fields(effects: ProgramEffects) -> list[str]:
 
 def _prove(
     path: Path, name: str, program: str | None, allow_unknown: bool
-) -> tuple[LoadedObject, ProgramEffects]:
+) -> tuple[LoadedObject, Analysis]:
     """Load and analyse ``path``; refuse what cannot run as an OVS action."""
     if not path.exists():
         raise OvsError(f"{path}: no such file (an action is a .c source or a built .o)")
@@ -220,7 +239,8 @@ def _prove(
         chosen = program or names[0]
         if chosen not in names:
             raise OvsError(f"{path}: no program {chosen!r} (programs: {', '.join(names)})")
-        effects = next(a.effects for a in checked.analyses if a.program.name == chosen)
+        analysis = next(a for a in checked.analyses if a.program.name == chosen)
+        effects = analysis.effects
         if effects.type != "tc":
             raise OvsError(
                 f"{path}: {chosen} is an {effects.type} program; OVS runs tc programs "
@@ -235,7 +255,7 @@ def _prove(
     except BaseException:
         loaded.close()
         raise
-    return loaded, effects
+    return loaded, analysis
 
 
 def _proof_reclassifies(verdict: str, flow_key_affected: bool) -> bool:
@@ -249,6 +269,7 @@ def _reclassify(effects: ProgramEffects, force: bool = False) -> bool:
 
 
 def _record(
+    switch: Switch,
     name: str,
     action: Path,
     loaded: LoadedObject,
@@ -258,10 +279,15 @@ def _record(
     operator_options: Mapping[str, Any],
     force_reclassify: bool,
 ) -> Record:
-    prog_id, prog_tag = loaded.program(effects.program).identity()
+    """The record of a registration, and the instructions file it sends the switch."""
+    program = loaded.program(effects.program)
+    prog_id, prog_tag = program.identity()
+    insns = _insns_path(switch, name, prog_tag)
+    replace_file(insns, program.insns, mode=0o600)
     sent = dict(operator_options) | {
         "reclassify": _reclassify(effects, force_reclassify),
         "fields": _fields(effects),
+        "insns": str(insns),
     }
     return Record(
         name=name,
@@ -284,6 +310,38 @@ def _record(
         prog_tag=prog_tag,
         options=sent,
     )
+
+
+def _note_executor(switch: Switch, record: Record, program: ProgramSpec) -> None:
+    """Keep in ``record`` what runs the action, as the switch says, with C lines for insns."""
+    registered = switch.registered().get(record.name)
+    if registered is None:
+        return
+    record.runs_on = registered.runs_on
+    record.runs_on_reason = _with_lines(registered.runs_on_reason, program)
+
+
+def _with_lines(reason: str, program: ProgramSpec) -> str:
+    """``reason`` with the C line after each ``insn N`` the switch names."""
+
+    def line(m: re.Match[str]) -> str:
+        where = program.source_line(int(m.group(1)))
+        if where is None or not where.line:
+            return m.group(0)
+        return f"{m.group(0)} ({Path(where.file).name}:{where.line}: {where.text.strip()})"
+
+    return _INSN.sub(line, reason)
+
+
+_INSN = re.compile(r"\binsn (\d+)\b")
+
+
+def _with_lines_on_error(program: ProgramSpec, fn: Callable[..., str], *args: str) -> str:
+    """``fn(*args)``; an ``OvsError`` it raises gets the C line of each ``insn N`` it names."""
+    try:
+        return fn(*args)
+    except OvsError as e:
+        raise OvsError(_with_lines(str(e), program)) from None
 
 
 def _preflight(
@@ -350,7 +408,8 @@ def register(
                 f"program, `extframe unregister {name}` removes it"
             )
         _forget(switch, name)  # what a registration that died half-way left
-        loaded, effects = _prove(action, name, program, allow_unknown)
+        loaded, analysis = _prove(action, name, program, allow_unknown)
+        effects = analysis.effects
         with loaded:
             if read_only and effects.verdict != "read_only":
                 raise OvsError(
@@ -360,6 +419,7 @@ def register(
             added = False
             try:
                 record = _record(
+                    switch,
                     name,
                     action,
                     loaded,
@@ -369,8 +429,9 @@ def register(
                     chosen,
                     force_reclassify,
                 )
-                switch.appctl("bpf/add", *_add_args(record))
+                _with_lines_on_error(analysis.program, switch.appctl, "bpf/add", *_add_args(record))
                 added = True
+                _note_executor(switch, record, analysis.program)
                 _write_record(switch, record)
             except BaseException:
                 if added:
@@ -404,7 +465,8 @@ def replace(
         old = read_record(switch, name)
         if old is not None and not old.describes(current):
             old = None  # the switch runs a program extframe did not register: no history
-        loaded, effects = _prove(action, name, program, allow_unknown)
+        loaded, analysis = _prove(action, name, program, allow_unknown)
+        effects = analysis.effects
         with loaded:
             folder = switch.pin_root / name
             parked = switch.pin_root / (name + _OLD)
@@ -415,6 +477,7 @@ def replace(
                 pinned = bpffs.pin(loaded, name, root=switch.pin_root)
                 try:
                     record = _record(
+                        switch,
                         name,
                         action,
                         loaded,
@@ -424,20 +487,28 @@ def replace(
                         chosen,
                         force_reclassify,
                     )
-                    switch.appctl("bpf/replace", *_add_args(record))
+                    _with_lines_on_error(
+                        analysis.program, switch.appctl, "bpf/replace", *_add_args(record)
+                    )
                 except BaseException:
                     shutil.rmtree(pinned.folder, ignore_errors=True)
+                    _remove_unused_insns(switch)
                     raise
             except BaseException:
                 if parked.exists():
                     os.rename(parked, folder)
                 raise
+            _note_executor(switch, record, analysis.program)
             if old is not None:
                 record.registered_at = old.registered_at
             record.replaced = (old.replaced + 1) if old else 1
             _write_record(switch, record)
-            # Only now: until the record names the new program, restore needs the old pins.
+            # Only now: until the record names the new program, restore needs the old pins
+            # and instructions.
             shutil.rmtree(parked, ignore_errors=True)
+            for old_insns in _insns_files(switch, name):
+                if str(old_insns) != record.sent().get("insns"):
+                    old_insns.unlink(missing_ok=True)
     return record
 
 
@@ -486,6 +557,12 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
                 "program_pin": reg.path,
                 "prog_id": reg.prog_id,
                 "maps": record.maps if record else [],
+                "runs_on": reg.runs_on,
+                "runs_on_reason": (
+                    record.runs_on_reason
+                    if record and record.runs_on == reg.runs_on and record.runs_on_reason
+                    else reg.runs_on_reason
+                ),
                 "packets": counters.get("packets", 0),
                 "drops": counters.get("drops", 0),
                 "errors": counters.get("errors", 0),
@@ -542,7 +619,25 @@ def restore(switch: Switch) -> Restored:
                 if folder.name not in kept:  # parked by a replace, or never registered
                     removed += sorted(str(p) for p in folder.rglob("*") if not p.is_dir())
                     shutil.rmtree(folder, ignore_errors=True)
+        removed += _remove_unused_insns(switch)
     return {"restored": restored, "dropped": dropped, "failed": failed, "removed": removed}
+
+
+def _remove_unused_insns(switch: Switch) -> list[str]:
+    """Remove the instruction files no record names (a replace that died half-way)."""
+    used: set[str] = set()
+    for name in _recorded_names(switch):
+        record = read_record(switch, name)
+        if record is None:  # unreadable: keep what may be its files
+            used.update(str(p) for p in _insns_files(switch, name))
+        else:
+            used.add(record.sent().get("insns", ""))
+    removed = []
+    for path in sorted(switch.state_dir.glob("*.insns")):
+        if str(path) not in used:
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+    return removed
 
 
 def _recorded_names(switch: Switch) -> list[str]:
@@ -600,11 +695,12 @@ def _forget(switch: Switch, name: str) -> list[str]:
 
 
 def _forget_record(switch: Switch, name: str) -> list[str]:
-    record = _record_path(switch, name)
-    if record.exists():
-        record.unlink()
-        return [str(record)]
-    return []
+    removed = []
+    for path in [*_insns_files(switch, name), _record_path(switch, name)]:
+        if path.exists():
+            path.unlink()
+            removed.append(str(path))
+    return removed
 
 
 def _quietly(fn: Any, *args: str) -> None:

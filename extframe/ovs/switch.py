@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -113,6 +113,10 @@ class Registered:
     prog_id: int
     #: The registration's options, by key (extframe/ovs/options.py).
     options: Mapping[str, Any]
+    #: What runs the program: "inproc" (ovs-vswitchd's own executor) or
+    #: "kernel" (BPF_PROG_TEST_RUN), and, for the kernel, why.
+    runs_on: str = "kernel"
+    runs_on_reason: str = ""
 
     @property
     def reclassify(self) -> bool:
@@ -135,6 +139,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _Count = Annotated[int, Field(ge=0)]
 
 
+def _printable(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("the text holds a control character")
+    return text
+
+
 def _absolute_and_printable(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError("the path is not absolute")
@@ -151,6 +161,8 @@ class _Action(BaseModel):
     name: Annotated[str, Field(pattern=ACTION_NAME.pattern)]
     path: Annotated[str, AfterValidator(_absolute_and_printable)]
     prog_id: Annotated[int, Field(ge=1)]
+    runs_on: Literal["inproc", "kernel"]
+    runs_on_reason: Annotated[str, AfterValidator(_printable)]
 
 
 class _ActionShown(_Action):
@@ -214,6 +226,8 @@ def parse_bpf_list(text: str) -> dict[str, Registered]:
             path=d["path"],
             prog_id=d["prog_id"],
             options={o.key: d[o.key] for o in OPTIONS},
+            runs_on=d["runs_on"],
+            runs_on_reason=d["runs_on_reason"],
         )
     return out
 

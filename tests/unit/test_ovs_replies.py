@@ -19,10 +19,13 @@ from extframe.ovs.switch import Registered, Switch, parse_bpf_list, parse_bpf_sh
 # A reply as the switch writes it, with a path that holds a space, quotes and
 # a backslash: JSON escapes them, so the path comes back exactly.
 LIST = (
-    '[{"fields":[],"name":"count","path":"/sys/fs/bpf/x/count/prog/port_counter",'
-    '"prog_id":41,"reclassify":false,"unrunnable":"drop"},'
-    '{"fields":["ip.csum","ip.ttl"],"name":"ttl","path":"/sys/fs/bpf/my dir/a \\"b\\" \\\\c",'
-    '"prog_id":7,"reclassify":true,"unrunnable":"pass"}]\n'
+    '[{"executor":"auto","fields":[],"insns":"/run/x/count.ab.insns","name":"count",'
+    '"path":"/sys/fs/bpf/x/count/prog/port_counter","prog_id":41,"reclassify":false,'
+    '"runs_on":"kernel","runs_on_reason":"insn 5: maps are not yet kept in the switch",'
+    '"unrunnable":"drop"},'
+    '{"executor":"inproc","fields":["ip.csum","ip.ttl"],"insns":"","name":"ttl",'
+    '"path":"/sys/fs/bpf/my dir/a \\"b\\" \\\\c","prog_id":7,"reclassify":true,'
+    '"runs_on":"inproc","runs_on_reason":"","unrunnable":"pass"}]\n'
 )
 
 
@@ -32,13 +35,29 @@ def test_bpf_list_reads_every_action_exactly() -> None:
             name="count",
             path="/sys/fs/bpf/x/count/prog/port_counter",
             prog_id=41,
-            options={"reclassify": False, "fields": [], "unrunnable": "drop"},
+            options={
+                "reclassify": False,
+                "fields": [],
+                "unrunnable": "drop",
+                "insns": "/run/x/count.ab.insns",
+                "executor": "auto",
+            },
+            runs_on="kernel",
+            runs_on_reason="insn 5: maps are not yet kept in the switch",
         ),
         "ttl": Registered(
             name="ttl",
             path='/sys/fs/bpf/my dir/a "b" \\c',
             prog_id=7,
-            options={"reclassify": True, "fields": ["ip.csum", "ip.ttl"], "unrunnable": "pass"},
+            options={
+                "reclassify": True,
+                "fields": ["ip.csum", "ip.ttl"],
+                "unrunnable": "pass",
+                "insns": "",
+                "executor": "inproc",
+            },
+            runs_on="inproc",
+            runs_on_reason="",
         ),
     }
 
@@ -97,6 +116,11 @@ def _refused(parse: Any, reply: str) -> str:
         (json.dumps([_action(name="a" * 16)]), "0.name: String should match pattern"),
         (json.dumps([_action(), _action()]), "(ttl is listed twice)"),
         (json.dumps([_action(prog_id=None, reclassify=None)]), "and 1 more"),
+        (json.dumps([_action(runs_on=None)]), "0.runs_on: Field required"),
+        (json.dumps([_action(runs_on="jit")]), "0.runs_on: Input should be 'inproc' or 'kernel'"),
+        (json.dumps([_action(runs_on_reason="a\nforged")]), "holds a control character"),
+        (json.dumps([_action(executor="fast")]), "0.executor: Input should be 'auto'"),
+        (json.dumps([_action(insns=7)]), "0.insns: Input should be a valid string"),
     ],
 )
 def test_bpf_list_refuses_a_reply_it_cannot_read(reply: str, words: str) -> None:
@@ -104,10 +128,11 @@ def test_bpf_list_refuses_a_reply_it_cannot_read(reply: str, words: str) -> None
 
 
 SHOW = (
-    '{"drops":1,"errors":2,"fields":[],"name":"mirror","packets":5,'
-    '"path":"/sys/fs/bpf/x/mirror/prog/m","prog_id":42,"prog_name":"m",'
+    '{"drops":1,"errors":2,"executor":"auto","fields":[],"insns":"","name":"mirror",'
+    '"packets":5,"path":"/sys/fs/bpf/x/mirror/prog/m","prog_id":42,"prog_name":"m",'
     '"prog_tag":"0123456789abcdef","reclassify":false,"registration_id":3,"replaced":1,'
-    '"run_time_ns":900,"unrunnable":"pass","unrunnable_packets":4}\n'
+    '"run_time_ns":900,"runs_on":"kernel","runs_on_reason":"no instructions",'
+    '"unrunnable":"pass","unrunnable_packets":4}\n'
 )
 
 

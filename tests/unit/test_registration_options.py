@@ -23,6 +23,10 @@ ACTION = {
     "reclassify": True,
     "fields": ["ip.csum", "ip.ttl"],
     "unrunnable": "pass",
+    "insns": "/run/extframe/sandbox/extframe/ttl.0123456789abcdef.insns",
+    "executor": "auto",
+    "runs_on": "inproc",
+    "runs_on_reason": "",
 }
 
 
@@ -59,7 +63,8 @@ def test_operator_options_are_command_line_options_of_register_and_replace() -> 
         # The proof's options are not the operator's; --reclassify only forces yes.
         assert flags["--reclassify"].choices == ("proof", "yes")
         assert "--fields" not in flags
-    assert all(o.operator or o.default is REQUIRED or o.default == [] for o in OPTIONS)
+    # The rest are the proof's or extframe's own (the instructions file).
+    assert all(o.operator or o.default is REQUIRED or o.default in ([], "") for o in OPTIONS)
 
 
 def test_a_record_keeps_what_was_sent_and_reads_older_records() -> None:
