@@ -54,6 +54,8 @@ MUST_RUN_IN_PROCESS = {
     "meta_mark_priority",
     "meta_cb",
     "spill_fill",
+    "ro_subprog_reads",  # a stack buffer handed to a subprogram
+    "sneaky_helper_offset",  # the context pointer overwritten by a constant
 }
 
 
@@ -265,6 +267,13 @@ def test_register_says_what_runs_the_action_and_can_force_it(
     assert re.search(
         r"runs in the kernel .*insn \d+ \(reads_hash\.c:11: .*\) reads __sk_buff field hash",
         r.stdout,
+    ), r.stdout
+
+    # Also when the context reaches the field through a spill and a subprogram.
+    r = cli("register", "hidden", str(PROGS / "hidden_field.c"), *at)
+    assert r.returncode == 0, r.stderr
+    assert re.search(
+        r"runs in the kernel .*hidden_field\.c:\d+: .* reads __sk_buff field tc_index", r.stdout
     ), r.stdout
 
     r = cli("register", "kttl", str(ACTIONS / "dec_ttl.c"), "--executor", "kernel", *at)
