@@ -15,7 +15,8 @@ PARTS: dict[str, tuple[Callable[[RunOptions], int], str]] = {
     "analysis": (analysis.main, "extframe check's analysis time against the kernel's verification"),
     "scaling": (scaling.main, "analysis and verification time on generated programs, with a plot"),
     "datapath": (datapath.main, "the patched OVS datapath: (a) stock, (b) read-only action, "
-                 "(c) forced re-classification, (d) writer"),
+                 "(c) forced re-classification, (d) writer in-process, (e) in the kernel, "
+                 "(f) OVS's own dec_ttl; each action's cost; the summary line"),
     "dpdk": (dpdk.main, "whether DPDK 22.11's BPF library loads what the kernel verified "
              "(only when named)"),
 }  # fmt: skip

@@ -4,17 +4,28 @@ A private sandbox (its own run directory and namespaces ``efbench-*``) runs
 a two-table pipeline on ``br0`` (``datapath_type=netdev``). Host h1 sends
 64-byte UDP frames over 64 flows (source ports 1000 to 1063) with
 ``trafgen`` at full speed for a fixed time; table 0 takes them from port 1,
-table 1 sends them to port 2 (host h2). Four configurations, interleaved in
-rounds a, b, c, d, a, b, c, d, ...:
+table 1 sends them to port 2 (host h2). Six configurations, interleaved in
+rounds a, b, c, d, e, f, a, b, ...: four that compare the proof's decisions
+(``CONFIGS``),
 
 - (a) stock: ``resubmit(,1)`` and no action;
 - (b) ``bpf(ro)``: actions/port_counter.c, proved read-only, ``reclassify=no``;
 - (c) ``bpf(ro_rc)``: the same program forced to ``reclassify=yes``
   (``register --reclassify yes``): what a switch without the analysis does;
-- (d) ``bpf(ttl)``: actions/dec_ttl.c, a writer, re-classified by its proof.
+- (d) ``bpf(ttl)``: actions/dec_ttl.c, a writer, re-classified by its proof,
+  run by the switch's in-process executor (the default, ``executor=auto``);
+
+and two that put the executors side by side (``EXECUTOR_CONFIGS``):
+
+- (e) ``bpf(ttl_k)``: the same dec_ttl registered with ``executor=kernel``:
+  every packet through ``BPF_PROG_TEST_RUN``, as before the in-process
+  executor;
+- (f) OVS's native ``dec_ttl`` action: no eBPF, and no recirculation either
+  (the translation knows the new TTL and sets it in the datapath flow).
 
 Table 1 forwards TTL 64 and TTL 63 alike, so the megaflow records which TTL
-the second lookup saw: after (d), 63.
+the second lookup saw: after (d) and (e), 63; after (f), the datapath flow
+itself sets 63 (``set(ipv4(ttl=63))``) before table 1's output.
 
 Per round: delivered packets per second (h2's ``eth0`` receive counter over
 the sending time), the datapath's own packet and recirculation counters
@@ -40,7 +51,25 @@ cycles`` per packet received, and the median of ``pmd-perf-show``'s
 cycles/pkt histogram (``pmd-perf-metrics=true``), a typical packet. They
 are shown as ns at the nominal clock of /proc/cpuinfo.
 
-Every round checks that it measured what it meant to (see ``check_round``)
+The ratios between configurations are taken round by round (the
+configurations of one round ran back to back) and reported as their median
+over the rounds, with the lowest and highest round.
+
+Then the action cost (``measure_action_costs``): every bundled action
+(actions/*.c), registered with default options on a PMD switch of its own,
+runs as ``bpf(NAME),resubmit(,1)``, each round after a stock (a) round;
+what it adds to (a)'s PMD cycles per packet, over the program's own run
+time (``BPF_PROG_TEST_RUN`` with repeat, in cycles at the nominal clock,
+on the same frame), is its cost over its program run. What each action
+does to the bench's frame (its verdict, the TTL it leaves) comes from that
+same kernel run, and each round is checked against it.
+
+The last line is the summary: that cost's median over the actions, and the
+PMD cycles ratios (b)/(a), (c)/(b) and (d)/(f) (``summary_line``).
+
+Every round checks that it measured what it meant to (see ``check_round``,
+``check_pmd_round`` and ``check_flows``), every registration that the
+switch runs the action as the configuration needs (``check_registered``),
 and the benchmark stops with a one-line error otherwise.
 """
 
@@ -57,7 +86,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,9 +96,10 @@ from scapy.packet import Raw
 
 from bench.common import MeasurementError, RunOptions, publish
 from extframe.errors import OvsError
+from extframe.kernel.testrun import Verdict
 from extframe.ovs import registry
 from extframe.ovs.sandbox import Host, Sandbox
-from extframe.ovs.switch import Switch
+from extframe.ovs.switch import Registered, Switch, parse_bpf_show
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ROOT / "actions"
@@ -84,12 +114,19 @@ FRAME_SIZE = 64  # bytes from the Ethernet header, as bench/testrun.py; no FCS o
 #: and the next one waits until the PMD thread has taken them.
 PMD_PACKETS = 50_000
 PMD_BATCH = 100
+#: The action-cost part: at most this many rounds (fewer with ``--rounds``), and
+#: packets per action and round, on the PMD switch only.
+ACTION_ROUNDS = 7
+ACTION_PACKETS = 20_000
 #: While the veth rounds run, the idle PMD thread sleeps (``pmd-maxsleep``, µs)
 #: instead of spinning on the core that trafgen and the other switch share.
 PMD_IDLE_SLEEP_US = 10_000
 #: No host owns this MAC: h2's interface counts the frames and drops them before
 #: IP, so h2 sends nothing back (no ICMP port unreachable) into the pipeline.
 SINK_MAC = "02:00:00:00:00:fe"
+#: The TTL of every frame sent, and the ones table 1 matches (it forwards both).
+TTL_IN = 64
+TABLE1_TTLS = (64, 63)
 
 
 @dataclass(frozen=True)
@@ -99,33 +136,113 @@ class Config:
     key: str
     label: str
     action: str | None  # the registered name table 0 runs, if any
-    reclassified: bool  # must the datapath recirculate after it?
-    ttl_after: int  # the TTL table 1 must see
+    reclassified: bool  # do the datapath flows recirculate after it?
+    #: The TTL table 1 must see; None when table 1 matches any packet
+    #: (an action that leaves a TTL table 1 does not match), so none is checked.
+    ttl_after: int | None
+    #: An OpenFlow action table 0 runs instead of an eBPF one (OVS's own dec_ttl).
+    native: str | None = None
+    #: The TTL the datapath flows set themselves (``set(ipv4(ttl=N))``), if any.
+    ttl_set: int | None = None
+    #: What must run the action (bpf/list's runs_on), or None for whatever the
+    #: switch picks.
+    runs_on: str | None = None
+    #: What the action does to every frame of the bench (its verdict).
+    outcome: Verdict = "continue"
+
+    @property
+    def passes(self) -> int:
+        """Datapath passes per packet: two when a recirculation follows a packet that went on."""
+        return 2 if self.reclassified and self.outcome == "continue" else 1
 
 
 CONFIGS = [
     Config("a", "stock, no action", None, False, 64),
     Config("b", "read-only, reclassify=no (proved)", "ro", False, 64),
     Config("c", "read-only, forced reclassify=yes", "ro_rc", True, 64),
-    Config("d", "writer (dec_ttl), reclassify=yes", "ttl", True, 63),
+    Config("d", "writer (dec_ttl), reclassify=yes", "ttl", True, 63, runs_on="inproc"),
 ]
+EXECUTOR_CONFIGS = [
+    Config(
+        "e",
+        "writer (dec_ttl), reclassify=yes, executor=kernel",
+        "ttl_k",
+        True,
+        63,
+        runs_on="kernel",
+    ),
+    Config("f", "OVS's native dec_ttl, no action", None, False, 63, native="dec_ttl", ttl_set=63),
+]
+#: Every configuration a run measures, in the order of its rounds.
+ALL_CONFIGS = CONFIGS + EXECUTOR_CONFIGS
 
-#: name -> (source, force_reclassify)
+
+@dataclass(frozen=True)
+class Registration:
+    """How the benchmark registers one action."""
+
+    source: Path
+    force_reclassify: bool = False
+    executor: str = "auto"  # the ``executor`` registration option (extframe/ovs/options.py)
+
+
 REGISTRATIONS = {
-    "ro": (ACTIONS / "port_counter.c", False),
-    "ro_rc": (ACTIONS / "port_counter.c", True),
-    "ttl": (ACTIONS / "dec_ttl.c", False),
+    "ro": Registration(ACTIONS / "port_counter.c"),
+    "ro_rc": Registration(ACTIONS / "port_counter.c", force_reclassify=True),
+    "ttl": Registration(ACTIONS / "dec_ttl.c"),
+    "ttl_k": Registration(ACTIONS / "dec_ttl.c", executor="kernel"),
 }
 
 
+def register_all(sw: Switch, registrations: Mapping[str, Registration]) -> dict[str, Registered]:
+    """Register each action on ``sw``; what the switch then lists, by name."""
+    for name, reg in registrations.items():
+        registry.register(
+            sw,
+            name,
+            reg.source,
+            force_reclassify=reg.force_reclassify,
+            options={"executor": reg.executor},
+        )
+    return sw.registered()
+
+
+def check_registered(listed: Mapping[str, Registered], configs: Iterable[Config]) -> None:
+    """Raise ``MeasurementError`` unless each configuration's action is registered as it needs:
+    re-classified or not, and run by the executor it names."""
+    for c in configs:
+        if c.action is None:
+            continue
+        where = f"config ({c.key}) {c.label}"
+        r = listed.get(c.action)
+        if r is None:
+            raise MeasurementError(f"{where}: {c.action} is not registered")
+        if r.reclassify != c.reclassified:
+            raise MeasurementError(
+                f"{where}: {c.action} registered with the wrong re-classification "
+                f"(reclassify={'yes' if r.reclassify else 'no'})"
+            )
+        if c.runs_on is not None and r.runs_on != c.runs_on:
+            why = f" ({r.runs_on_reason})" if r.runs_on_reason else ""
+            raise MeasurementError(
+                f"{where}: {c.action} runs on {r.runs_on}{why}, expected {c.runs_on}"
+            )
+
+
 def flows(config: Config) -> list[str]:
-    """The OpenFlow table of one configuration; only table 0's actions differ."""
-    first = f"bpf({config.action})," if config.action else ""
-    return [
-        f"table=0,priority=10,udp,in_port=1,actions={first}resubmit(,1)",
-        "table=1,priority=10,udp,nw_ttl=64,actions=output:2",
-        "table=1,priority=10,udp,nw_ttl=63,actions=output:2",
-    ]
+    """The OpenFlow table of one configuration; table 0's actions differ, and table 1's
+    match when the action leaves a TTL it does not forward."""
+    if config.action:
+        first = f"bpf({config.action}),"
+    elif config.native:
+        first = f"{config.native},"
+    else:
+        first = ""
+    if config.ttl_after is None:
+        table1 = ["table=1,priority=10,actions=output:2"]
+    else:
+        table1 = [f"table=1,priority=10,udp,nw_ttl={t},actions=output:2" for t in TABLE1_TTLS]
+    return [f"table=0,priority=10,udp,in_port=1,actions={first}resubmit(,1)", *table1]
 
 
 def trafgen_config(src: Host, dst: Host) -> str:
@@ -134,7 +251,7 @@ def trafgen_config(src: Host, dst: Host) -> str:
     return (
         "{\n"
         f"  eth(da={SINK_MAC}, sa={src.mac}),\n"
-        f"  ipv4(sa={src.ip}, da={dst.ip}, ttl=64),\n"
+        f"  ipv4(sa={src.ip}, da={dst.ip}, ttl={TTL_IN}),\n"
         f"  udp(sp=dinc(1000, {1000 + FLOWS - 1}), dp=9000),\n"
         f"  fill(0x41, {fill})\n"
         "}\n"
@@ -153,7 +270,12 @@ class PmdSample:
     median_cycles: float  # a typical packet: the median of pmd-perf-show's cycles/pkt histogram
     histogram_packets: int  # the packets in that histogram
     action_packets: dict[str, int] = field(default_factory=dict)
-    action_errors: dict[str, int] = field(default_factory=dict)
+    action_errors: dict[str, int] = field(default_factory=dict)  # bpf/show's errors
+    action_drops: dict[str, int] = field(default_factory=dict)  # bpf/show's drops
+    dp_flows: list[str] = field(default_factory=list)  # at the end of the round
+    #: Packets of the PMD thread that no datapath flow took (``miss with success
+    #: upcall`` and ``miss with failed upcall``): they went up to ofproto.
+    upcalls: int = 0
 
     @property
     def cycles_per_packet(self) -> float:
@@ -177,9 +299,11 @@ class Sample:
     cpu_ns: int  # ovs-vswitchd's CPU time
     dp_flows: list[str]
     action_packets: dict[str, int] = field(default_factory=dict)
-    action_errors: dict[str, int] = field(default_factory=dict)
+    action_errors: dict[str, int] = field(default_factory=dict)  # bpf/show's errors
     action_run_ns: dict[str, int] = field(default_factory=dict)
     pmd: PmdSample | None = None  # the same configuration's round on the dummy-pmd switch
+    action_drops: dict[str, int] = field(default_factory=dict)  # bpf/show's drops
+    runs_on: str | None = None  # what ran the configuration's action (bpf/list)
 
     @property
     def pps(self) -> float:
@@ -206,6 +330,99 @@ def _near(a: float, b: float, tolerance: float = 0.01) -> bool:
     return abs(a - b) <= max(64, tolerance * max(a, b))
 
 
+def flow_ttls(flow: str) -> tuple[set[int], set[int]]:
+    """The TTLs a ``dpctl/dump-flows`` line matches, and the ones its actions set."""
+    match, _, actions = flow.partition("actions:")
+    ttl = re.compile(r"\bttl=(\d+)")
+    return {int(t) for t in ttl.findall(match)}, {int(t) for t in ttl.findall(actions)}
+
+
+def check_flows(config: Config, dp_flows: list[str], where: str) -> None:
+    """Raise ``MeasurementError`` unless the datapath flows are the ones ``config`` makes:
+    the action in them or not, a recirculation after it or not, the TTL table 1 saw."""
+    with_bpf = [f for f in dp_flows if "bpf(" in f]
+    with_recirc = [f for f in dp_flows if "recirc(" in f]
+    if config.action is None and with_bpf:
+        raise MeasurementError(f"{where}: a datapath flow runs an action: {with_bpf[0]}")
+    if config.action is not None and not with_bpf:
+        raise MeasurementError(f"{where}: no datapath flow runs the action: {dp_flows}")
+    if config.reclassified and not with_recirc:
+        raise MeasurementError(f"{where}: no datapath flow recirculates: {dp_flows}")
+    if not config.reclassified and with_recirc:
+        raise MeasurementError(f"{where}: a datapath flow recirculates: {with_recirc[0]}")
+    # Only OVS's own dec_ttl makes the datapath write the TTL; an eBPF writer does
+    # it inside the program, and the datapath only sees the result.
+    set_ttls = {t for f in dp_flows for t in flow_ttls(f)[1]}
+    if set_ttls != ({config.ttl_set} if config.ttl_set is not None else set()):
+        want = f"TTL {config.ttl_set}" if config.ttl_set is not None else "none"
+        raise MeasurementError(
+            f"{where}: the datapath flows set TTL {sorted(set_ttls)}, expected {want}: {dp_flows}"
+        )
+    # Table 1 matches the TTL, so its megaflows say which TTL it saw: after the
+    # recirculation when there is one, in the first pass otherwise (after the
+    # flow's own set action, when it has one).
+    second = [f for f in dp_flows if not f.startswith("recirc_id(0)")]
+    if config.reclassified and config.outcome != "continue":
+        if second:
+            raise MeasurementError(
+                f"{where}: {config.action} ends every packet ({config.outcome}), yet a "
+                f"datapath flow of a second pass exists: {second[0]}"
+            )
+        return
+    if config.ttl_after is None:
+        return
+    ttls = set()
+    for f in second if config.reclassified else dp_flows:
+        matched, set_here = flow_ttls(f)
+        ttls |= set_here or matched
+    if config.ttl_after not in ttls:
+        raise MeasurementError(
+            f"{where}: table 1 never saw TTL {config.ttl_after} (it saw {sorted(ttls)})"
+        )
+
+
+def check_action_counters(
+    config: Config,
+    where: str,
+    packets: int,
+    moved: Mapping[str, int],
+    dropped: Mapping[str, int],
+    failed: Mapping[str, int],
+    exact: bool,
+) -> None:
+    """Raise ``MeasurementError`` unless ``config``'s action ran once per packet (by
+    ``bpf/show``), ended each as its outcome says, and no other action ran.
+
+    ``exact``: the counts must be equal (the PMD switch), not only within 1% (veth,
+    where a few packets of the warm-up can still be in flight).
+    """
+
+    def same(a: int, b: int) -> bool:
+        return a == b if exact else _near(a, b)
+
+    what = "the PMD" if exact else "the datapath"
+    if config.action is not None:
+        name = config.action
+        ran, d, e = moved.get(name, 0), dropped.get(name, 0), failed.get(name, 0)
+        if not same(ran, packets):
+            raise MeasurementError(
+                f"{where}: bpf/show {name} counted {ran} packets, {what} {packets}"
+            )
+        if config.outcome == "continue" and d + e:
+            raise MeasurementError(f"{where}: {name} dropped or failed {d + e} packets")
+        if config.outcome == "drop" and (e or not same(d, packets)):
+            raise MeasurementError(
+                f"{where}: {name} must drop every packet: {d} drops, {e} errors of {ran}"
+            )
+        if config.outcome == "error" and (d or not same(e, packets)):
+            raise MeasurementError(
+                f"{where}: {name} must fail on every packet: {e} errors, {d} drops of {ran}"
+            )
+    for other, ran in moved.items():
+        if other != config.action and ran:
+            raise MeasurementError(f"{where}: {other}, not in this pipeline, ran {ran} times")
+
+
 def check_round(config: Config, s: Sample) -> None:
     """Raise ``MeasurementError`` unless ``s`` measured what ``config`` means."""
     where = f"config ({config.key}) {config.label}"
@@ -219,55 +436,24 @@ def check_round(config: Config, s: Sample) -> None:
             f"{where}: the datapath received {s.dp_packets} packets but h2 got {s.delivered}: "
             "packets were lost inside the switch, the rate means nothing"
         )
-    with_bpf = [f for f in s.dp_flows if "bpf(" in f]
-    with_recirc = [f for f in s.dp_flows if "recirc(" in f]
-    if config.action is None and with_bpf:
-        raise MeasurementError(f"{where}: a datapath flow runs an action: {with_bpf[0]}")
-    if config.action is not None and not with_bpf:
-        raise MeasurementError(f"{where}: no datapath flow runs the action: {s.dp_flows}")
-    if config.reclassified:
-        if not with_recirc:
-            raise MeasurementError(f"{where}: no datapath flow recirculates: {s.dp_flows}")
+    check_flows(config, s.dp_flows, where)
+    if config.passes == 2:
         if abs(s.passes_per_packet - 2) > 0.05:
             raise MeasurementError(
                 f"{where}: {s.passes_per_packet:.2f} datapath passes per packet, expected 2"
             )
-    else:
-        if with_recirc:
-            raise MeasurementError(f"{where}: a datapath flow recirculates: {with_recirc[0]}")
-        if s.recirc_per_packet > 0.01:
-            raise MeasurementError(
-                f"{where}: {s.recirculations} recirculations for {s.dp_packets} packets"
-            )
-    # Table 1 matches the TTL, so its megaflows say which TTL it saw: after the
-    # recirculation when there is one, in the first pass otherwise.
-    second = [f for f in s.dp_flows if not f.startswith("recirc_id(0)")]
-    ttls = {
-        int(t)
-        for f in (second if config.reclassified else s.dp_flows)
-        for t in re.findall(r"\bttl=(\d+)", f)
-    }
-    if config.ttl_after not in ttls:
+    elif s.recirc_per_packet > 0.01:
         raise MeasurementError(
-            f"{where}: table 1 never saw TTL {config.ttl_after} (it saw {sorted(ttls)})"
+            f"{where}: {s.recirculations} recirculations for {s.dp_packets} packets"
         )
-    for name in REGISTRATIONS:
-        moved = s.action_packets.get(name, 0)
-        if name == config.action:
-            if not _near(moved, s.dp_packets):
-                raise MeasurementError(
-                    f"{where}: bpf/show {name} counted {moved} packets, the datapath {s.dp_packets}"
-                )
-            if s.action_errors.get(name, 0):
-                raise MeasurementError(
-                    f"{where}: {name} dropped or failed {s.action_errors[name]} packets"
-                )
-        elif moved:
-            raise MeasurementError(f"{where}: {name}, not in this pipeline, ran {moved} times")
+    check_action_counters(
+        config, where, s.dp_packets, s.action_packets, s.action_drops, s.action_errors, False
+    )
 
 
 def check_pmd_round(config: Config, s: PmdSample) -> None:
-    """Raise ``MeasurementError`` unless the PMD round measured what ``config`` means."""
+    """Raise ``MeasurementError`` unless the PMD round measured what ``config`` means
+    (its datapath flows: ``check_flows``)."""
     where = f"config ({config.key}) {config.label}, PMD switch"
     if s.main_packets:
         raise MeasurementError(
@@ -281,29 +467,24 @@ def check_pmd_round(config: Config, s: PmdSample) -> None:
         )
     if s.busy_cycles <= 0 or s.median_cycles <= 0:
         raise MeasurementError(f"{where}: no PMD cycles counted for {s.pmd_packets} packets")
+    if s.upcalls:
+        raise MeasurementError(
+            f"{where}: {s.upcalls} packets missed the datapath flows set up before the round "
+            "and went up to ofproto: the round measured the slow path"
+        )
     if s.histogram_packets != s.pmd_packets:
         raise MeasurementError(
             f"{where}: pmd-perf-show's cycles/pkt histogram holds {s.histogram_packets} "
             f"iterations for {s.pmd_packets} packets: is pmd-perf-metrics on, one packet each?"
         )
-    expected = 2 if config.reclassified else 1
-    if abs(s.passes_per_packet - expected) > 0.01:
+    if abs(s.passes_per_packet - config.passes) > 0.01:
         raise MeasurementError(
-            f"{where}: {s.passes_per_packet:.3f} datapath passes per packet, expected {expected}"
+            f"{where}: {s.passes_per_packet:.3f} datapath passes per packet, "
+            f"expected {config.passes}"
         )
-    for name in REGISTRATIONS:
-        moved = s.action_packets.get(name, 0)
-        if name == config.action:
-            if moved != s.pmd_packets:
-                raise MeasurementError(
-                    f"{where}: bpf/show {name} counted {moved} packets, the PMD {s.pmd_packets}"
-                )
-            if s.action_errors.get(name, 0):
-                raise MeasurementError(
-                    f"{where}: {name} dropped or failed {s.action_errors[name]} packets"
-                )
-        elif moved:
-            raise MeasurementError(f"{where}: {name}, not in this pipeline, ran {moved} times")
+    check_action_counters(
+        config, where, s.pmd_packets, s.action_packets, s.action_drops, s.action_errors, True
+    )
 
 
 # ---------------------------------------------------------------- measuring
@@ -445,9 +626,14 @@ class Unixctl:
         return str(reply.get("result") or "")
 
 
-def dp_flows(sw: Switch) -> list[str]:
-    lines = sw.appctl("dpctl/dump-flows").splitlines()
+def parse_dp_flows(text: str) -> list[str]:
+    """The flows of ``dpctl/dump-flows``, one a line."""
+    lines = text.splitlines()
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("flow-dump")]
+
+
+def dp_flows(sw: Switch) -> list[str]:
+    return parse_dp_flows(sw.appctl("dpctl/dump-flows"))
 
 
 def cpu_mhz() -> float | None:
@@ -469,13 +655,8 @@ class Bench:
         self.h1, self.h2 = sandbox.host("h1"), sandbox.host("h2")
         self.cfg = sandbox.run_dir / "trafgen.cfg"
         self.cfg.write_text(trafgen_config(self.h1, self.h2))
-        for name, (source, forced) in REGISTRATIONS.items():
-            registry.register(self.sw, name, source, force_reclassify=forced)
-        listed = self.sw.registered()
-        want = {"ro": False, "ro_rc": True, "ttl": True}
-        got = {n: listed[n].reclassify for n in want}
-        if got != want:
-            raise MeasurementError(f"registered with the wrong re-classification: {got}")
+        self.listed = register_all(self.sw, REGISTRATIONS)
+        check_registered(self.listed, ALL_CONFIGS)
 
     def _trafgen(self, *args: str) -> list[str]:
         # -P 1: one sending process, so that the switch keeps the other core;
@@ -551,8 +732,10 @@ class Bench:
             cpu_ns=cpu1 - cpu0,
             dp_flows=dp_flows(self.sw),
             action_packets={n: delta(n, "packets") for n in REGISTRATIONS},
-            action_errors={n: delta(n, "errors") + delta(n, "drops") for n in REGISTRATIONS},
+            action_errors={n: delta(n, "errors") for n in REGISTRATIONS},
+            action_drops={n: delta(n, "drops") for n in REGISTRATIONS},
             action_run_ns={n: delta(n, "run_time_ns") for n in REGISTRATIONS},
+            runs_on=self.listed[config.action].runs_on if config.action else None,
         )
         check_round(config, sample)
         return sample
@@ -565,8 +748,12 @@ class PmdBench:
     call), so the PMD thread's own cycle counters (TSC) measure the pipeline.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(
+        self, run_dir: Path, registrations: Mapping[str, Registration] = REGISTRATIONS
+    ) -> None:
         self.sw = Switch(run_dir)
+        self.registrations = dict(registrations)
+        self.listed: dict[str, Registered] = {}
         self.ctl: Unixctl | None = None
         self.core = max(0, (os.cpu_count() or 1) - 1)
         frames = [ipv4_udp_frame(1000 + i % FLOWS).hex() for i in range(FLOWS + PMD_BATCH)]
@@ -590,8 +777,7 @@ class PmdBench:
             cmd += ["--", "add-port", "br0", f"p{n}", "--", "set", "interface", f"p{n}",
                     "type=dummy-pmd", f"ofport_request={n}"]  # fmt: skip
         sw.vsctl(*cmd)
-        for name, (source, forced) in REGISTRATIONS.items():
-            registry.register(sw, name, source, force_reclassify=forced)
+        self.listed = register_all(sw, self.registrations)
         pid = sw.pid("ovs-vswitchd")
         if pid is None:
             raise MeasurementError("the PMD switch's ovs-vswitchd is not running")
@@ -627,6 +813,26 @@ class PmdBench:
                 raise MeasurementError(f"pmd-stats-clear: the PMD still counts {got} packets")
             time.sleep(0.001)
 
+    def _settled(self, ctl: Unixctl) -> tuple[dict[str, dict[str, int]], str]:
+        """``pmd-stats-show`` by thread and ``pmd-perf-show``, once the PMD thread
+        ended the iteration of its last packet.
+
+        The thread counts a packet received when it polls it, and adds the
+        iteration's cycles/pkt sample when the iteration ends: read between
+        the two, the histogram lacks the last packet. If it never catches up,
+        the round's check says so.
+        """
+        deadline = time.monotonic() + 2
+        while True:
+            stats = pmd_threads(ctl.call("dpif-netdev/pmd-stats-show"))
+            perf = ctl.call("dpif-netdev/pmd-perf-show", "-pmd", str(self.core))
+            received = sum(t.get("packets received", 0) for t in stats.values())
+            if sum(n for _, n in cycles_histogram(perf)) >= received:
+                return stats, perf
+            if time.monotonic() > deadline:
+                return stats, perf
+            time.sleep(0.001)
+
     def _inject(self, ctl: Unixctl, packets: int) -> None:
         """Send ``packets`` frames, each batch once the PMD thread took the previous one."""
         sent = self._pmd_received(ctl)
@@ -646,26 +852,50 @@ class PmdBench:
                     )
                 time.sleep(0.0002)
 
-    def round(self, config: Config, packets: int) -> PmdSample:
-        """One measurement of ``config`` on the PMD switch, checked."""
+    def counters(self, ctl: Unixctl) -> dict[str, dict[str, int]]:
+        """Every registered action's ``bpf/show`` counters, by name."""
+        return {n: parse_bpf_show(ctl.call("bpf/show", "--json", n)) for n in self.registrations}
+
+    @contextlib.contextmanager
+    def spinning(self) -> Iterator[None]:
+        """The PMD thread polls without sleeping (``pmd-maxsleep=0``) inside the block."""
+        self.sw.vsctl("set", "Open_vSwitch", ".", "other_config:pmd-maxsleep=0")
+        try:
+            yield
+        finally:
+            self.sw.vsctl(
+                "set", "Open_vSwitch", ".", f"other_config:pmd-maxsleep={PMD_IDLE_SLEEP_US}"
+            )
+
+    def round(self, config: Config, packets: int, spin: bool = True) -> PmdSample:
+        """One measurement of ``config`` on the PMD switch, checked.
+
+        ``spin``: stop the PMD thread's idle sleep for the round; a caller that
+        already did (``spinning()``) for a whole series of rounds passes False.
+        """
         sw, ctl = self.sw, self.ctl
         assert ctl is not None, "start() first"
         table = sw.run_dir / "flows.txt"
         table.write_text("\n".join(flows(config)) + "\n")
         sw.ofctl("replace-flows", "br0", str(table))
-        sw.appctl("dpctl/del-flows")
-        sw.vsctl("set", "Open_vSwitch", ".", "other_config:pmd-maxsleep=0")
-        try:
+        # Stale megaflows of the previous pipeline must not serve this one. Not
+        # dpctl/del-flows: it leaves the revalidators' keys of the flows behind
+        # until their next sweep, and a megaflow set up again before that cannot
+        # be installed (its key exists), so every packet of it would go up to
+        # ofproto. revalidator/purge removes both.
+        ctl.call("revalidator/purge")
+        with self.spinning() if spin else contextlib.nullcontext():
             self._inject(ctl, FLOWS)  # the megaflows, before the counters start
             time.sleep(0.1)
-            before = {n: sw.counters(n) for n in REGISTRATIONS}
+            before = self.counters(ctl)
             self.clear(ctl)
             self._inject(ctl, packets)
-            stats = pmd_threads(ctl.call("dpif-netdev/pmd-stats-show"))
-            perf = ctl.call("dpif-netdev/pmd-perf-show", "-pmd", str(self.core))
-        finally:
-            sw.vsctl("set", "Open_vSwitch", ".", f"other_config:pmd-maxsleep={PMD_IDLE_SLEEP_US}")
-        after = {n: sw.counters(n) for n in REGISTRATIONS}
+            stats, perf = self._settled(ctl)
+        after = self.counters(ctl)
+
+        def delta(name: str, key: str) -> int:
+            return after[name].get(key, 0) - before[name].get(key, 0)
+
         pmd = {t: v for t, v in stats.items() if t.startswith("pmd thread")}
         if len(pmd) != 1:
             raise MeasurementError(f"expected one PMD thread, pmd-stats-show has {sorted(stats)}")
@@ -680,13 +910,12 @@ class PmdBench:
             busy_cycles=counters.get("processing cycles", 0),
             median_cycles=histogram_median(bins),
             histogram_packets=sum(n for _, n in bins),
-            action_packets={
-                n: after[n].get("packets", 0) - before[n].get("packets", 0) for n in REGISTRATIONS
-            },
-            action_errors={
-                n: sum(after[n].get(k, 0) - before[n].get(k, 0) for k in ("errors", "drops"))
-                for n in REGISTRATIONS
-            },
+            action_packets={n: delta(n, "packets") for n in self.registrations},
+            action_errors={n: delta(n, "errors") for n in self.registrations},
+            action_drops={n: delta(n, "drops") for n in self.registrations},
+            dp_flows=parse_dp_flows(ctl.call("dpctl/dump-flows")),
+            upcalls=counters.get("miss with success upcall", 0)
+            + counters.get("miss with failed upcall", 0),
         )
         if passes is not None and abs(passes - sample.passes_per_packet) > 0.01:
             raise MeasurementError(
@@ -694,13 +923,16 @@ class PmdBench:
                 f"pmd-stats-show {sample.passes_per_packet:.2f}"
             )
         check_pmd_round(config, sample)
+        check_flows(config, sample.dp_flows, f"config ({config.key}) {config.label}, PMD switch")
         return sample
 
 
 @contextlib.contextmanager
-def pmd_switch(run_dir: Path) -> Iterator[PmdBench]:
+def pmd_switch(
+    run_dir: Path, registrations: Mapping[str, Registration] = REGISTRATIONS
+) -> Iterator[PmdBench]:
     """The PMD switch, started and stopped whatever happens (Ctrl-C included)."""
-    pmd = PmdBench(run_dir)
+    pmd = PmdBench(run_dir, registrations)
     try:
         pmd.start()
         yield pmd
@@ -730,7 +962,7 @@ def measure(
     seconds: float = SECONDS,
     pmd_packets: int = PMD_PACKETS,
 ) -> list[Sample]:
-    """``rounds`` rounds of a, b, c, d on ``sandbox`` (started here, stopped by the caller).
+    """``rounds`` rounds of a to f on ``sandbox`` (started here, stopped by the caller).
 
     Each configuration's round on the veth sandbox is followed by its round
     on the dummy-pmd switch (``PmdBench``, in ``pmd-switch`` beside the
@@ -742,15 +974,184 @@ def measure(
         raise MeasurementError(f"cannot set up the datapath benchmark: {e}") from e
     samples = []
     with pmd_switch(sandbox.run_dir.parent / "pmd-switch") as pmd:
+        check_registered(pmd.listed, ALL_CONFIGS)
         for _ in range(rounds):
-            for config in CONFIGS:
+            for config in ALL_CONFIGS:
                 sample = bench.round(config, seconds)
                 sample.pmd = pmd.round(config, pmd_packets)
                 samples.append(sample)
     return samples
 
 
+@dataclass(frozen=True)
+class ProgramRun:
+    """An action's own run in the kernel on the bench's frames (``BPF_PROG_TEST_RUN``)."""
+
+    ns: float  # its duration per run: the median over rounds of one call with a large repeat
+    verdict: Verdict  # what it does to the frame of every flow of the bench
+    ttl: int | None  # the TTL of the IPv4 UDP frame it gives back; None if not one such
+
+
+def frame_ttl(frame: bytes) -> int | None:
+    """The IPv4 TTL of a UDP frame (behind VLAN tags too); None for any other frame."""
+    packet = Ether(frame)
+    if IP in packet and UDP in packet:
+        return int(packet[IP].ttl)
+    return None
+
+
+def program_run(obj: Path, rounds: int) -> ProgramRun:
+    """``obj``'s program on the frames the PMD switch gets, in the kernel.
+
+    Timed as bench/testrun.py times it (one warm-up run, then ``rounds`` calls
+    with ``testrun.REPEAT`` runs each, median of the kernel's own average), on
+    the first flow's frame; each flow's frame run once says what it does to it.
+    """
+    from bench import testrun
+    from extframe.kernel import LoadOptions, RunInput, load_object, run
+
+    frames = [ipv4_udp_frame(1000 + i) for i in range(FLOWS)]
+    with load_object(obj, LoadOptions(log_level=0)) as loaded:
+        prog = loaded.program()
+        # in_port 1 (cb[0]): the PMD switch's p1, where the frames come in.
+        results = [run(prog, RunInput(packet=f, in_port=1)) for f in frames]
+        durations = [
+            run(prog, RunInput(packet=frames[0], in_port=1, repeat=testrun.REPEAT)).duration_ns
+            for _ in range(rounds)
+        ]
+    verdicts = sorted({r.verdict for r in results})
+    if len(verdicts) != 1:
+        raise MeasurementError(
+            f"{obj.stem}: the bench's flows get different verdicts ({', '.join(verdicts)}), "
+            "so its rounds have no one outcome to check"
+        )
+    ns = statistics.median(durations)
+    if ns <= 0:
+        raise MeasurementError(f"{obj.stem}: the kernel reported no run time")
+    ttls = {frame_ttl(r.packet) for r in results}
+    return ProgramRun(ns=ns, verdict=results[0].verdict, ttl=ttls.pop() if len(ttls) == 1 else None)
+
+
+def program_runs(sources: Iterable[Path]) -> dict[str, ProgramRun]:
+    """``program_run`` of each source, built here, by the source's stem."""
+    from bench import testrun
+    from extframe.build import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return {
+            src.stem: program_run(build(src, Path(tmp) / f"{src.stem}.o"), testrun.ROUNDS)
+            for src in sources
+        }
+
+
+def action_config(name: str, reclassify: bool, run: ProgramRun) -> Config:
+    """The configuration that runs the action registered as ``name`` alone
+    (``bpf(NAME),resubmit(,1)``), expecting what its kernel run did to the frame.
+
+    Table 1 keeps its two TTL rules when the action leaves a TTL they match;
+    otherwise it forwards any packet and no TTL is checked.
+    """
+    ttl = run.ttl if run.ttl in TABLE1_TTLS else None
+    return Config(name, f"bpf({name})", name, reclassify, ttl, outcome=run.verdict)
+
+
+@dataclass(frozen=True)
+class ActionCost:
+    """One bundled action in the action-cost part."""
+
+    config: Config
+    runs_on: str  # what the switch chose to run it (bpf/list)
+    prog_ns: float  # ProgramRun.ns
+    cycles: tuple[float, ...]  # its PMD cycles/pkt, round by round
+    stock: tuple[float, ...]  # (a)'s PMD cycles/pkt, each measured just before
+    typical: tuple[float, ...] = ()  # the same for a typical packet (the histogram's median)
+    stock_typical: tuple[float, ...] = ()
+
+    @property
+    def added(self) -> list[float]:
+        """PMD cycles per packet over the (a) just before, round by round."""
+        return _differences(self.config, self.cycles, self.stock)
+
+    @property
+    def added_typical(self) -> list[float]:
+        return _differences(self.config, self.typical, self.stock_typical)
+
+    def prog_cycles(self, mhz: float) -> float:
+        return self.prog_ns * mhz / 1000
+
+    def over_program_run(self, mhz: float) -> float:
+        """The median added PMD cycles per packet over the program's own run time in cycles."""
+        return statistics.median(self.added) / self.prog_cycles(mhz)
+
+
+def _differences(c: Config, mine: Sequence[float], stock: Sequence[float]) -> list[float]:
+    if len(mine) != len(stock) or not mine:
+        raise MeasurementError(f"{c.action}: {len(mine)} rounds against {len(stock)} of (a)")
+    return [m - s for m, s in zip(mine, stock, strict=True)]
+
+
+def measure_action_costs(
+    run_dir: Path, runs: Mapping[str, ProgramRun], rounds: int, packets: int
+) -> list[ActionCost]:
+    """Each action of ``runs`` (actions/NAME.c, registered as NAME with default options)
+    on a PMD switch of its own in ``run_dir``, ``packets`` packets a round, every
+    round checked.
+
+    One uncounted round of each first (the switch's first rounds run slow),
+    then ``rounds`` times every action, each right after a stock (a) round:
+    its cost is taken against that (a), so that both saw the same moment of
+    the machine.
+    """
+    registrations = {name: Registration(ACTIONS / f"{name}.c") for name in runs}
+    stock = CONFIGS[0]
+    with pmd_switch(run_dir, registrations) as pmd:
+        configs = [action_config(n, pmd.listed[n].reclassify, runs[n]) for n in registrations]
+        pairs: dict[str, list[tuple[PmdSample, PmdSample]]] = {c.key: [] for c in configs}
+        with pmd.spinning():
+            for config in [stock, *configs]:
+                pmd.round(config, max(FLOWS, packets // 5), spin=False)
+            for _ in range(rounds):
+                for config in configs:
+                    base = pmd.round(stock, packets, spin=False)
+                    pairs[config.key].append((pmd.round(config, packets, spin=False), base))
+        return [
+            ActionCost(
+                config=c,
+                runs_on=pmd.listed[c.key].runs_on,
+                prog_ns=runs[c.key].ns,
+                cycles=tuple(s.cycles_per_packet for s, _ in pairs[c.key]),
+                stock=tuple(b.cycles_per_packet for _, b in pairs[c.key]),
+                typical=tuple(s.median_cycles for s, _ in pairs[c.key]),
+                stock_typical=tuple(b.median_cycles for _, b in pairs[c.key]),
+            )
+            for c in configs
+        ]
+
+
 # ---------------------------------------------------------------- reporting
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A figure over rounds: its median, lowest and highest round."""
+
+    median: float
+    low: float
+    high: float
+
+
+def spread(values: Sequence[float]) -> Spread:
+    if not values:
+        raise MeasurementError("no round to take a median of")
+    return Spread(statistics.median(values), min(values), max(values))
+
+
+def per_round_ratio(num: Sequence[float], den: Sequence[float]) -> Spread:
+    """Two configurations' figures divided round by round (the i-th round of each,
+    which ran back to back): the median ratio, and the lowest and highest."""
+    if len(num) != len(den):
+        raise MeasurementError(f"{len(num)} rounds against {len(den)}: a ratio pairs rounds")
+    return spread([n / d for n, d in zip(num, den, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -765,8 +1166,12 @@ class Summary:
     dp_flows: float
     recirc: float
     passes: float
-    action_call_ns: float | None  # bpf/show: time in BPF_PROG_TEST_RUN per call
+    action_call_ns: float | None  # bpf/show: the executor's run time per call
     pmd: PmdSummary | None = None  # None if the rounds had no PMD part
+    #: Each round's own figure, in the order the rounds ran: the ratios pair them.
+    cpu_ns_rounds: tuple[float, ...] = ()
+    pps_rounds: tuple[float, ...] = ()
+    runs_on: str | None = None  # what ran the action (bpf/list)
 
 
 @dataclass(frozen=True)
@@ -778,6 +1183,8 @@ class PmdSummary:
     median: float  # the cycles/pkt histogram's median
     median_range: tuple[float, float]
     passes: float
+    cycles_rounds: tuple[float, ...] = ()  # each round's, in order
+    median_rounds: tuple[float, ...] = ()
 
 
 def summarize_pmd(samples: list[PmdSample]) -> PmdSummary:
@@ -790,12 +1197,15 @@ def summarize_pmd(samples: list[PmdSample]) -> PmdSummary:
         median=statistics.median(s.median_cycles for s in samples),
         median_range=(min(s.median_cycles for s in samples), max(s.median_cycles for s in samples)),
         passes=statistics.median(s.passes_per_packet for s in samples),
+        cycles_rounds=tuple(s.cycles_per_packet for s in samples),
+        median_rounds=tuple(s.median_cycles for s in samples),
     )
 
 
-def summarize(samples: list[Sample]) -> list[Summary]:
+def summarize(samples: list[Sample], configs: Sequence[Config] = CONFIGS) -> list[Summary]:
+    """One summary per configuration of ``configs``, each of which must have been measured."""
     out = []
-    for config in CONFIGS:
+    for config in configs:
         mine = [s for s in samples if s.config == config.key]
         if not mine:
             raise MeasurementError(f"config ({config.key}) was never measured")
@@ -819,9 +1229,24 @@ def summarize(samples: list[Sample]) -> list[Summary]:
                 passes=statistics.median(s.passes_per_packet for s in mine),
                 action_call_ns=call,
                 pmd=summarize_pmd(pmds) if (pmds := [s.pmd for s in mine if s.pmd]) else None,
+                cpu_ns_rounds=tuple(s.cpu_ns_per_packet for s in mine),
+                pps_rounds=tuple(s.pps for s in mine),
+                runs_on=next((s.runs_on for s in mine if s.runs_on), None),
             )
         )
     return out
+
+
+#: The ratios the tables show: (numerator, denominator, what it compares); a pair
+#: whose configurations were not both measured is left out.
+RATIOS = [
+    ("c", "b", "forced re-classification against the proof"),
+    ("b", "a", "a read-only action against none"),
+    ("d", "a", "a re-classified writer against none"),
+    ("e", "d", "dec_ttl by BPF_PROG_TEST_RUN against in-process"),
+    ("d", "f", "dec_ttl as an in-process eBPF action against OVS's native dec_ttl"),
+    ("f", "a", "OVS's native dec_ttl against none"),
+]
 
 
 def table(
@@ -860,38 +1285,53 @@ def table(
     pmd_head = " PMD cycles/pkt | PMD typical packet |" if pmds else ""
     lines += [
         "",
-        f"| ratio | OVS CPU ns/pkt | delivered pps |{pmd_head}",
-        "|---|---:|---:|" + ("---:|---:|" if pmds else ""),
+        "Ratios, round by round (the configurations of a round ran back to back): the median "
+        f"over the {rounds} rounds, then the lowest and highest round",
+        "",
+        f"| ratio | OVS CPU ns/pkt | delivered pps |{pmd_head} lowest–highest: OVS CPU "
+        "| delivered pps |" + (" PMD cycles/pkt | PMD typical packet |" if pmds else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if pmds else ""),
     ]
-    for num, den, what in (
-        ("c", "b", "forced re-classification against the proof"),
-        ("b", "a", "a read-only action against none"),
-        ("d", "a", "a re-classified writer against none"),
-    ):
+    for num, den, what in RATIOS:
+        if num not in by or den not in by:
+            continue
         n, d = by[num], by[den]
-        cells = f" {n.cpu_ns / d.cpu_ns:.2f}x | {n.pps / d.pps:.2f}x |"
+        columns = [
+            per_round_ratio(n.cpu_ns_rounds, d.cpu_ns_rounds),
+            per_round_ratio(n.pps_rounds, d.pps_rounds),
+        ]
         if pmds:
-            cells += (
-                f" {pmds[num].cycles / pmds[den].cycles:.2f}x"
-                f" | {pmds[num].median / pmds[den].median:.2f}x |"
-            )
-        lines.append(f"| ({num})/({den}): {what} |{cells}")
+            columns += [
+                per_round_ratio(pmds[num].cycles_rounds, pmds[den].cycles_rounds),
+                per_round_ratio(pmds[num].median_rounds, pmds[den].median_rounds),
+            ]
+        medians = "".join(f" {r.median:.2f}x |" for r in columns)
+        ranges = "".join(f" {r.low:.2f}–{r.high:.2f} |" for r in columns)
+        lines.append(f"| ({num})/({den}): {what} |{medians}{ranges}")
     lines += [
         "",
         "| config | action | prog_ns (BPF_PROG_TEST_RUN, repeat) | call_ns in OVS (bpf/show) "
         "| added OVS CPU ns/pkt vs (a) | added ns/pkt from pps vs (a) |"
-        + (" added PMD cycles/pkt vs (a) |" if pmds else ""),
-        "|---|---|---:|---:|---:|---:|" + ("---:|" if pmds else ""),
+        + (" added PMD cycles/pkt vs (a) |" if pmds else "")
+        + " runs on |",
+        "|---|---|---:|---:|---:|---:|" + ("---:|" if pmds else "") + "---|",
     ]
     base = by["a"]
     for s in summaries:
-        if s.config.action is None:
+        if s.config.action is not None:
+            action = REGISTRATIONS[s.config.action].source.stem
+            prog, call = f"{prog_ns[action]:.0f}", f"{s.action_call_ns:.0f}"
+            runs_on = s.runs_on or "-"
+        elif s.config.native is not None:
+            action, prog, call = f"OVS's {s.config.native} (native)", "-", "-"
+            runs_on = "OVS's translation"
+        else:
             continue
-        source = REGISTRATIONS[s.config.action][0].stem
         lines.append(
-            f"| ({s.config.key}) | {source} | {prog_ns[source]:.0f} | {s.action_call_ns:.0f} "
+            f"| ({s.config.key}) | {action} | {prog} | {call} "
             f"| {s.cpu_ns - base.cpu_ns:.0f} | {1e9 / s.pps - 1e9 / base.pps:.0f} |"
             + (f" {pmds[s.config.key].cycles - pmds['a'].cycles:.0f} |" if pmds else "")
+            + f" {runs_on} |"
         )
     return lines
 
@@ -929,27 +1369,126 @@ def pmd_table(
     return lines
 
 
-def action_run_times() -> dict[str, float]:
-    """The programs' own run time: BPF_PROG_TEST_RUN with repeat, as bench/testrun.py."""
-    from bench import testrun
-    from extframe.build import build
+def _outcome(c: Config) -> str:
+    """What an action does to the bench's frame, in a few words."""
+    if c.outcome != "continue":
+        return c.outcome
+    return f"continue, TTL {c.ttl_after}" if c.ttl_after is not None else "continue"
 
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for source in {src for src, _ in REGISTRATIONS.values()}:
-            prog_ns, _ = testrun.measure(build(source, Path(tmp) / f"{source.stem}.o"))
-            if prog_ns <= 0:
-                raise MeasurementError(f"{source.stem}: the kernel reported no run time")
-            out[source.stem] = prog_ns
-    return out
+
+def median_action_cost(costs: Sequence[ActionCost], mhz: float) -> float:
+    """action_cost_over_program_run: the median over the actions."""
+    if not costs:
+        raise MeasurementError("no action was measured for the action cost")
+    return statistics.median(c.over_program_run(mhz) for c in costs)
+
+
+def action_cost_table(
+    costs: Sequence[ActionCost], mhz: float, rounds: int, packets: int, repeat: int
+) -> list[str]:
+    """The action-cost part's table: what each bundled action adds to (a) on the PMD
+    switch, over its program's own run time; the median over the actions."""
+    lines = [
+        "Action cost over program run: each bundled action alone, bpf(NAME),resubmit(,1), "
+        "registered with default options (the switch picks the executor) on a PMD switch of "
+        f"its own, {packets} packets a round, median of {rounds} rounds, each right after a "
+        f"stock (a) round; prog_ns: BPF_PROG_TEST_RUN with repeat {repeat} on the first "
+        f"flow's frame; cycles at {mhz:.0f} MHz",
+        "",
+    ]
+    if costs:
+        stock = spread([s for c in costs for s in c.stock])
+        lines += [
+            f"(a) stock in these rounds: {stock.median:.0f} PMD cycles/pkt "
+            f"(lowest–highest round {stock.low:.0f}–{stock.high:.0f})",
+            "",
+        ]
+    lines += [
+        "| action | runs on | reclassify | on the bench's frame | table 1 matches | prog_ns "
+        "| ≈prog cycles | PMD cycles/pkt | (lowest–highest round) | added vs (a), cycles/pkt "
+        "| (lowest–highest round) | added, typical packet | added / prog |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in costs:
+        cyc, added = spread(c.cycles), spread(c.added)
+        typical = f"{statistics.median(c.added_typical):.0f}" if c.typical else "-"
+        table1 = "udp, nw_ttl=64 or 63" if c.config.ttl_after is not None else "any packet"
+        lines.append(
+            f"| {c.config.action} | {c.runs_on} | {'yes' if c.config.reclassified else 'no'} "
+            f"| {_outcome(c.config)} | {table1} | {c.prog_ns:.0f} | {c.prog_cycles(mhz):.0f} "
+            f"| {cyc.median:.0f} | {cyc.low:.0f}–{cyc.high:.0f} | {added.median:.0f} "
+            f"| {added.low:.0f}–{added.high:.0f} | {typical} | {c.over_program_run(mhz):.1f}x |"
+        )
+    by_executor = []
+    for where in sorted({c.runs_on for c in costs}):
+        mine = [c for c in costs if c.runs_on == where]
+        by_executor.append(f"{where}: {median_action_cost(mine, mhz):.2f}x over {len(mine)}")
+    lines += [
+        "",
+        f"action_cost_over_program_run, the median over the {len(costs)} actions: "
+        f"{median_action_cost(costs, mhz):.2f}x ({'; '.join(by_executor)})",
+    ]
+    return lines
+
+
+#: The summary line's figures, in its order.
+SUMMARY = (
+    "action_cost_over_program_run",
+    "readonly_over_stock_cycles",
+    "forced_over_readonly_cycles",
+    "bpf_dec_ttl_over_native_dec_ttl",
+)
+
+
+def summary_figures(summaries: list[Summary], action_cost: float) -> dict[str, float]:
+    """The summary's figures: ``action_cost`` (``median_action_cost``) and the PMD
+    cycles/pkt ratios (b)/(a), (c)/(b) and (d)/(f), each the median of its per-round ratios."""
+    pmd = {s.config.key: s.pmd for s in summaries if s.pmd is not None}
+
+    def ratio(num: str, den: str) -> float:
+        if num not in pmd or den not in pmd:
+            raise MeasurementError(f"the summary needs the PMD rounds of ({num}) and ({den})")
+        return per_round_ratio(pmd[num].cycles_rounds, pmd[den].cycles_rounds).median
+
+    return {
+        "action_cost_over_program_run": action_cost,
+        "readonly_over_stock_cycles": ratio("b", "a"),
+        "forced_over_readonly_cycles": ratio("c", "b"),
+        "bpf_dec_ttl_over_native_dec_ttl": ratio("d", "f"),
+    }
+
+
+def summary_line(figures: Mapping[str, float]) -> str:
+    """``summary: key=x ...``, each figure of ``SUMMARY`` with 2 decimals, in that order."""
+    missing = [k for k in SUMMARY if k not in figures]
+    if missing:
+        raise MeasurementError(f"the summary has no {', '.join(missing)}")
+    return "summary: " + " ".join(f"{k}={figures[k]:.2f}" for k in SUMMARY)
 
 
 def main(options: RunOptions) -> int:
+    from bench import testrun
+
     rounds = options.rounds or ROUNDS
     seconds = options.seconds or SECONDS
-    prog_ns = action_run_times()
+    action_rounds = min(rounds, ACTION_ROUNDS)
+    mhz = cpu_mhz()
+    if mhz is None:
+        raise MeasurementError(
+            "/proc/cpuinfo gives no CPU clock: the programs' run times cannot be put in cycles"
+        )
+    runs = program_runs(sorted(ACTIONS.glob("*.c")))
     with private_sandbox() as sb:
         samples = measure(sb, rounds, seconds, PMD_PACKETS)
-    lines = table(summarize(samples), rounds, seconds, prog_ns, cpu_mhz())
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}-") as tmp:
+        costs = measure_action_costs(Path(tmp) / "pmd-switch", runs, action_rounds, ACTION_PACKETS)
+    summaries = summarize(samples, ALL_CONFIGS)
+    lines = table(summaries, rounds, seconds, {n: r.ns for n, r in runs.items()}, mhz)
+    lines += [
+        "",
+        *action_cost_table(costs, mhz, action_rounds, ACTION_PACKETS, testrun.REPEAT),
+        "",
+        summary_line(summary_figures(summaries, median_action_cost(costs, mhz))),
+    ]
     publish("datapath", lines)
     return 0

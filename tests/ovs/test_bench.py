@@ -2,45 +2,281 @@
 
 No timing is asserted (bench/README.md): the round must pass the
 benchmark's own checks (configuration (b) runs the action without
-recirculation, (c) and (d) recirculate, every packet arrives; on the
-dummy-pmd switch, a PMD thread and not the main thread took every packet)
-and the tables must show the four configurations, PMD cycles included.
+recirculation, (c), (d) and (e) recirculate, (f) sets the TTL in the
+datapath flow itself, every packet arrives; on the dummy-pmd switch, a PMD
+thread and not the main thread took every packet; (d) runs in-process and
+(e) in the kernel) and the tables must show the six configurations, PMD
+cycles included. The action-cost part runs one short round of two actions,
+one that goes on and one that drops the bench's frames.
+
+The pure parts the summary line is made of (per-round ratios, the action
+cost, the line itself, the flow checks of (f) and of the action-cost
+pipelines) are tested here too, without OVS.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 from bench import datapath
+from bench.common import MeasurementError
+from bench.datapath import ActionCost, PmdSummary, ProgramRun, Summary
 from extframe.ovs.sandbox import Sandbox
+from extframe.ovs.switch import Registered
 
-pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
+CONFIG = {c.key: c for c in datapath.ALL_CONFIGS}
 
 
-def test_one_round_of_each_configuration_is_measured_and_checked(sandbox: Sandbox) -> None:
+@pytest.mark.ovs
+@pytest.mark.kernel
+def test_one_round_of_each_configuration_is_measured_and_checked(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     if shutil.which("trafgen") is None:
         pytest.skip("trafgen is not installed (Debian's netsniff-ng; make setup installs it)")
     samples = datapath.measure(sandbox, rounds=1, seconds=0.5, pmd_packets=2000)
-    assert [s.config for s in samples] == ["a", "b", "c", "d"]
+    assert [s.config for s in samples] == ["a", "b", "c", "d", "e", "f"]
     by = {s.config: s for s in samples}
     assert by["b"].recirculations == 0 and by["b"].action_packets["ro"] > 0
     assert by["c"].recirculations > 0 and by["d"].recirculations > 0
+    assert by["e"].recirculations > 0 and by["f"].recirculations == 0
+    assert by["d"].runs_on == "inproc" and by["e"].runs_on == "kernel"
+    assert by["e"].action_packets["ttl_k"] > 0 and by["e"].action_packets["ttl"] == 0
+    assert not any(by["f"].action_packets.values())
+    assert any("set(ipv4(ttl=63))" in f for f in by["f"].dp_flows)
     assert all(s.delivered > 0 and s.cpu_ns > 0 for s in samples)
     pmd = {s.config: s.pmd for s in samples if s.pmd is not None}
-    assert sorted(pmd) == ["a", "b", "c", "d"]
+    assert sorted(pmd) == ["a", "b", "c", "d", "e", "f"]
     for key, p in pmd.items():
         assert p.pmd_packets == p.sent == 2000 and p.main_packets == 0
         assert p.busy_cycles > 0 and p.histogram_packets == 2000
-        assert p.recirculations == (2000 if key in "cd" else 0)
+        assert p.recirculations == (2000 if key in "cde" else 0)
     assert pmd["b"].action_packets["ro"] == 2000 and pmd["d"].action_packets["ttl"] == 2000
+    assert pmd["e"].action_packets["ttl_k"] == 2000
     assert not (sandbox.run_dir.parent / "pmd-switch" / "ovs-vswitchd.pid").exists()
-    lines = datapath.table(
-        datapath.summarize(samples), 1, 0.5, {"port_counter": 1.0, "dec_ttl": 1.0}, 2100.0, 2000
-    )
+    summaries = datapath.summarize(samples, datapath.ALL_CONFIGS)
+    lines = datapath.table(summaries, 1, 0.5, {"port_counter": 1.0, "dec_ttl": 1.0}, 2100.0, 2000)
     text = "\n".join(lines)
-    for c in datapath.CONFIGS:
+    for c in datapath.ALL_CONFIGS:
         assert text.count(f"| ({c.key}) | {c.label} |") == 2  # the veth table and the PMD one
     assert "PMD cycles/pkt" in text and "2000 packets a round" in text
-    assert "(c)/(b)" in text and "(b)/(a)" in text
+    assert "(c)/(b)" in text and "(b)/(a)" in text and "(d)/(f)" in text and "(e)/(d)" in text
+    assert "| (d) | dec_ttl |" in text and "| (e) | dec_ttl |" in text
+
+    runs = datapath.program_runs([datapath.ACTIONS / "dec_ttl.c", datapath.ACTIONS / "vlan_push.c"])
+    assert runs["dec_ttl"].verdict == "continue" and runs["dec_ttl"].ttl == 63
+    assert runs["vlan_push"].verdict == "drop"  # no argument: VLAN ID 0 is refused
+    costs = datapath.measure_action_costs(tmp_path / "pmd-actions", runs, 1, 2000)
+    assert [(c.config.action, c.runs_on) for c in costs] == [
+        ("dec_ttl", "inproc"),
+        ("vlan_push", "kernel"),
+    ]
+    assert all(len(c.cycles) == len(c.stock) == 1 for c in costs)
+    assert not (tmp_path / "pmd-actions" / "ovs-vswitchd.pid").exists()
+    figures = datapath.summary_figures(summaries, datapath.median_action_cost(costs, 2100.0))
+    assert re.fullmatch(
+        r"summary: action_cost_over_program_run=-?\d+\.\d\d readonly_over_stock_cycles=\d+\.\d\d "
+        r"forced_over_readonly_cycles=\d+\.\d\d bpf_dec_ttl_over_native_dec_ttl=\d+\.\d\d",
+        datapath.summary_line(figures),
+    )
+
+
+# ------------------------------------------------------------ the pure parts, without OVS
+
+
+def test_the_summary_line_has_its_four_figures_in_order_with_two_decimals() -> None:
+    figures = {
+        "bpf_dec_ttl_over_native_dec_ttl": 3.456,
+        "readonly_over_stock_cycles": 1.7,
+        "action_cost_over_program_run": 61.004,
+        "forced_over_readonly_cycles": 0.995,
+    }
+    assert datapath.summary_line(figures) == (
+        "summary: action_cost_over_program_run=61.00 readonly_over_stock_cycles=1.70 "
+        "forced_over_readonly_cycles=0.99 bpf_dec_ttl_over_native_dec_ttl=3.46"
+    )
+    del figures["forced_over_readonly_cycles"]
+    with pytest.raises(MeasurementError, match="no forced_over_readonly_cycles"):
+        datapath.summary_line(figures)
+
+
+def test_a_ratio_is_the_median_of_the_rounds_own_ratios_not_the_ratio_of_medians() -> None:
+    # Round by round: 2.0, 1.5, 4.0; the medians alone would give 3000 / 1000 = 3.0.
+    r = datapath.per_round_ratio([2000.0, 3000.0, 4000.0], [1000.0, 2000.0, 1000.0])
+    assert (r.median, r.low, r.high) == (2.0, 1.5, 4.0)
+    with pytest.raises(MeasurementError, match="3 rounds against 2"):
+        datapath.per_round_ratio([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def _summary(key: str, cycles: tuple[float, ...]) -> Summary:
+    pmd = PmdSummary(
+        cycles=0.0,
+        cycles_range=(0.0, 0.0),
+        median=0.0,
+        median_range=(0.0, 0.0),
+        passes=1.0,
+        cycles_rounds=cycles,
+        median_rounds=cycles,
+    )
+    return Summary(CONFIG[key], 1.0, 1.0, 1.0, (1.0, 1.0), 1, 0.0, 1.0, None, pmd)
+
+
+def test_the_summary_figures_pair_the_pmd_rounds_of_their_configurations() -> None:
+    summaries = [
+        _summary("a", (1000.0, 2000.0, 1000.0)),
+        _summary("b", (2000.0, 3000.0, 4000.0)),  # (b)/(a): 2.0, 1.5, 4.0
+        _summary("c", (2200.0, 3000.0, 4000.0)),  # (c)/(b): 1.1, 1.0, 1.0
+        _summary("d", (3000.0, 3000.0, 3000.0)),
+        _summary("f", (1000.0, 1500.0, 3000.0)),  # (d)/(f): 3.0, 2.0, 1.0
+    ]
+    assert datapath.summary_figures(summaries, 42.0) == {
+        "action_cost_over_program_run": 42.0,
+        "readonly_over_stock_cycles": 2.0,
+        "forced_over_readonly_cycles": 1.0,
+        "bpf_dec_ttl_over_native_dec_ttl": 2.0,
+    }
+    with pytest.raises(MeasurementError, match=r"needs the PMD rounds of \(d\) and \(f\)"):
+        datapath.summary_figures(summaries[:4], 42.0)
+
+
+def test_an_actions_cost_is_its_median_added_cycles_over_its_program_run_in_cycles() -> None:
+    config = datapath.action_config("x", False, ProgramRun(ns=10.0, verdict="continue", ttl=64))
+    cost = ActionCost(
+        config=config,
+        runs_on="kernel",
+        prog_ns=10.0,
+        cycles=(5000.0, 6000.0, 7000.0),
+        stock=(3000.0, 3000.0, 6000.0),  # added: 2000, 3000, 1000
+    )
+    assert cost.added == [2000.0, 3000.0, 1000.0]
+    assert cost.prog_cycles(2000.0) == 20.0  # 10 ns at 2000 MHz
+    assert cost.over_program_run(2000.0) == 100.0
+    other = ActionCost(config, "inproc", 5.0, (1500.0,), (1000.0,))  # 500 / 10 = 50
+    third = ActionCost(config, "inproc", 1.0, (1100.0,), (1000.0,))  # 100 / 2 = 50
+    assert datapath.median_action_cost([cost, other, third], 2000.0) == 50.0
+    with pytest.raises(MeasurementError, match="3 rounds against 2 of"):
+        _ = ActionCost(config, "kernel", 1.0, (1.0, 2.0, 3.0), (1.0, 2.0)).added
+
+
+def test_the_action_cost_table_says_which_executor_ran_each_action() -> None:
+    runs = {
+        "dec_ttl": ProgramRun(ns=7.0, verdict="continue", ttl=63),
+        "vlan_push": ProgramRun(ns=8.0, verdict="drop", ttl=64),
+    }
+    costs = [
+        ActionCost(datapath.action_config("dec_ttl", True, runs["dec_ttl"]), "inproc", 7.0,
+                   (3400.0,), (3000.0,)),
+        ActionCost(datapath.action_config("vlan_push", True, runs["vlan_push"]), "kernel", 8.0,
+                   (5000.0,), (3000.0,)),
+    ]  # fmt: skip
+    text = "\n".join(datapath.action_cost_table(costs, 2000.0, 1, 2000, 20000))
+    # 400 cycles over 14; 2000 over 16.
+    assert "| dec_ttl | inproc | yes | continue, TTL 63 | udp, nw_ttl=64 or 63 | 7 | 14 |" in text
+    assert "| vlan_push | kernel | yes | drop | udp, nw_ttl=64 or 63 | 8 | 16 |" in text
+    assert "| 400 | 400–400 | - | 28.6x |" in text and "| 2000 | 2000–2000 | - | 125.0x |" in text
+    assert (
+        "the median over the 2 actions: 76.79x (inproc: 28.57x over 1; kernel: 125.00x over 1)"
+        in text
+    )
+
+
+#: dpctl/dump-flows of the patched OVS 3.1 (dummy-pmd ports) after 10,000 packets.
+NATIVE_FLOW = (
+    "recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(proto=17,ttl=64,"
+    "frag=no), packets:10063, bytes:644032, used:0.006s, actions:set(ipv4(ttl=63)),2"
+)
+STOCK_FLOW = (
+    "recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(proto=17,ttl=64,"
+    "frag=no), packets:10062, bytes:643968, used:0.008s, actions:2"
+)
+BPF_RECIRC_FLOW = (
+    "recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(proto=17,frag=no), "
+    "packets:10062, bytes:643968, used:0.006s, actions:bpf(id=5,arg=0,in_port=1),recirc(0x1)"
+)
+SECOND_PASS_FLOW = (
+    "recirc_id(0x1),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(proto=17,ttl=63,"
+    "frag=no), packets:10063, bytes:644032, used:0.011s, actions:2"
+)
+
+
+def test_native_dec_ttl_must_set_ttl_63_in_one_pass_without_an_action() -> None:
+    f = CONFIG["f"]
+    assert datapath.flows(f)[0] == "table=0,priority=10,udp,in_port=1,actions=dec_ttl,resubmit(,1)"
+    assert f.passes == 1
+    datapath.check_flows(f, [NATIVE_FLOW], "f")
+    with pytest.raises(MeasurementError, match=r"set TTL \[\], expected TTL 63"):
+        datapath.check_flows(f, [STOCK_FLOW], "f")
+    with pytest.raises(MeasurementError, match="a datapath flow runs an action"):
+        datapath.check_flows(f, [BPF_RECIRC_FLOW, SECOND_PASS_FLOW], "f")
+    # The eBPF writers decrement inside the program: no datapath flow of theirs sets a TTL.
+    datapath.check_flows(CONFIG["e"], [BPF_RECIRC_FLOW, SECOND_PASS_FLOW], "e")
+    with pytest.raises(MeasurementError, match=r"set TTL \[63\], expected none"):
+        datapath.check_flows(CONFIG["a"], [NATIVE_FLOW], "a")
+
+
+def test_an_action_that_drops_every_frame_has_one_pass_and_no_second_pass_flow() -> None:
+    c = datapath.action_config("vlan_push", True, ProgramRun(ns=8.0, verdict="drop", ttl=64))
+    assert (c.outcome, c.reclassified, c.passes, c.ttl_after) == ("drop", True, 1, 64)
+    datapath.check_flows(c, [BPF_RECIRC_FLOW], "x")
+    with pytest.raises(MeasurementError, match=r"ends every packet \(drop\), yet a datapath flow"):
+        datapath.check_flows(c, [BPF_RECIRC_FLOW, SECOND_PASS_FLOW], "x")
+    P = 2000
+    sample = datapath.PmdSample(
+        sent=P, pmd_packets=P, main_packets=0, recirculations=0, busy_cycles=P * 4000,
+        median_cycles=3000.0, histogram_packets=P, action_packets={"vlan_push": P},
+        action_drops={"vlan_push": P}, action_errors={"vlan_push": 0},
+    )  # fmt: skip
+    datapath.check_pmd_round(c, sample)
+    sample.action_drops = {"vlan_push": P - 1}
+    with pytest.raises(MeasurementError, match="must drop every packet: 1999 drops, 0 errors"):
+        datapath.check_pmd_round(c, sample)
+
+
+def test_a_ttl_that_table_1_does_not_match_makes_it_forward_any_packet() -> None:
+    c = datapath.action_config("odd", True, ProgramRun(ns=1.0, verdict="continue", ttl=5))
+    assert c.ttl_after is None and c.passes == 2
+    assert datapath.flows(c)[1:] == ["table=1,priority=10,actions=output:2"]
+    datapath.check_flows(c, [BPF_RECIRC_FLOW, SECOND_PASS_FLOW.replace("ttl=63,", "")], "x")
+
+
+def _registered(name: str, reclassify: bool, runs_on: str, why: str = "") -> Registered:
+    options = {"reclassify": reclassify, "fields": [], "unrunnable": "drop", "executor": "auto"}
+    return Registered(name, f"/pins/{name}", 1, options, runs_on, why)
+
+
+def test_registrations_must_give_each_configuration_its_executor() -> None:
+    listed = {
+        "ro": _registered("ro", False, "kernel"),
+        "ro_rc": _registered("ro_rc", True, "kernel"),
+        "ttl": _registered("ttl", True, "inproc"),
+        "ttl_k": _registered("ttl_k", True, "kernel", "executor=kernel was asked for"),
+    }
+    datapath.check_registered(listed, datapath.ALL_CONFIGS)
+    listed["ttl"] = _registered("ttl", True, "kernel", "the registration gave no instructions")
+    with pytest.raises(
+        MeasurementError,
+        match=re.escape(
+            "config (d) writer (dec_ttl), reclassify=yes: ttl runs on kernel "
+            "(the registration gave no instructions), expected inproc"
+        ),
+    ):
+        datapath.check_registered(listed, datapath.ALL_CONFIGS)
+    listed["ttl"] = _registered("ttl", True, "inproc")
+    listed["ttl_k"] = _registered("ttl_k", True, "inproc")
+    with pytest.raises(MeasurementError, match="ttl_k runs on inproc, expected kernel"):
+        datapath.check_registered(listed, datapath.ALL_CONFIGS)
+    listed["ttl_k"] = _registered("ttl_k", False, "kernel")
+    with pytest.raises(MeasurementError, match="ttl_k registered with the wrong re-classification"):
+        datapath.check_registered(listed, datapath.ALL_CONFIGS)
+
+
+def test_a_frame_ttl_is_read_behind_a_vlan_tag_and_only_from_ipv4_udp() -> None:
+    frame = datapath.ipv4_udp_frame(1000)
+    assert datapath.frame_ttl(frame) == 64
+    tagged = frame[:12] + b"\x81\x00\x00\x0a" + frame[12:]
+    assert datapath.frame_ttl(tagged) == 64
+    assert datapath.frame_ttl(frame[:12] + b"\x08\x06" + frame[14:]) is None  # ARP
