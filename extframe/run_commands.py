@@ -339,6 +339,18 @@ def text_run(r: RunResult) -> str:
 
 
 def cmd_maps(args: argparse.Namespace) -> MapsResult:
+    if args.switch is not None:
+        # Imported here: the OVS layer is not needed for loaded actions.
+        from extframe.ovs.maps import dump_action_maps
+        from extframe.ovs.switch import Switch, check_action_name
+
+        check_action_name(args.name)
+        switch = Switch.named(args.switch)
+        switch.require_running()
+        dumps = dump_action_maps(switch, args.name, args.map, internal=args.all)
+        if args.map and not dumps:
+            raise ExtframeError(f"{args.name} has no map {args.map!r} on {switch.run_dir}")
+        return {"action": args.name, "maps": dumps, "json": dumps}
     root = Path(args.root) if args.root else bpffs.default_root()
     bpffs.check_name(args.name)
     folder = root / args.name / "map"
@@ -639,7 +651,10 @@ MAPS = Command(
     group=BUILD_AND_RUN,
     help="show the maps of a loaded action, decoded with their BTF types",
     description="Read the maps an action pinned with `extframe load` (under "
-    "/sys/fs/bpf/extframe/NAME/map/) and print every entry, decoded with the BTF types "
+    "/sys/fs/bpf/extframe/NAME/map/), or, with --switch, those of an action registered "
+    "on a switch: the kernel's for an action the kernel runs, the switch's own for one "
+    "it runs in-process (`kept_by` says which in --json). Print every entry, decoded "
+    "with the BTF types "
     "the kernel keeps for each map. Integers are in host order; __be16/__be32 fields "
     "are converted from network order, a __be32 is shown as an IPv4 address, __u8[6] "
     "as a MAC and __u8[16] as an IPv6 address; structs are {member = value}. The same "
@@ -648,6 +663,7 @@ MAPS = Command(
         Example("load actions/port_counter.c"),
         Example("maps port_counter"),
         Example("maps policer --map policer_config --json"),
+        Example("maps count --switch /run/extframe/sandbox"),
         Example('run actions/flow_counter.c --packet "Ether()/IP()/UDP()" --maps'),
     ),
     args=(
@@ -655,6 +671,11 @@ MAPS = Command(
         Arg("--map", help="only this map"),
         Arg("--all", action="store_true", help="include .bss/.data/.rodata maps"),
         Arg("--root", help="bpffs folder of loaded actions (default /sys/fs/bpf/extframe)"),
+        Arg(
+            "--switch",
+            help="the maps of NAME as registered on this switch (its run directory, or "
+            "unix:PATH of its database socket) instead of a loaded action",
+        ),
     ),
     run=cmd_maps,
     render=text_maps,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -360,8 +361,15 @@ def map_types(fd: int) -> MapTypes:
 # ---------------------------------------------------------------- dumping
 
 
-def dump(fd: int, name: str | None = None) -> dict[str, Any]:
-    """Every entry of the map behind ``fd``, decoded, sorted; arrays skip all-zero entries."""
+def dump(
+    fd: int, name: str | None = None, entries: Mapping[bytes, bytes] | None = None
+) -> dict[str, Any]:
+    """Every entry of the map behind ``fd``, decoded, sorted; arrays skip all-zero entries.
+
+    ``entries``, when given, are decoded instead of the kernel map's own: the
+    contents of the map that the switch keeps for an in-process action, with
+    the BTF types of the kernel's map it was made from (``fd``).
+    """
     # Imported here: the loader imports nothing of this module's.
     from extframe.kernel.loader import LoadedMap
 
@@ -393,8 +401,16 @@ def dump(fd: int, name: str | None = None) -> dict[str, Any]:
     if "array" not in kind and "hash" not in kind and "lpm" not in kind:
         out["note"] = f"{kind} maps hold no entries to list"
         return out
-    for key in sorted(m.keys(), key=lambda k: k[::-1]):
-        raw = m.lookup(key)
+    source: Mapping[bytes, bytes | None]
+    if entries is not None:
+        source = entries
+    else:
+        kernel_keys = m.keys()
+        source = {k: m.lookup(k) for k in kernel_keys}
+    if entries is not None and "array" in kind:
+        out["zero_entries_hidden"] = t.max_entries - sum(1 for v in entries.values() if any(v))
+    for key in sorted(source, key=lambda k: k[::-1]):
+        raw = source[key]
         if raw is None:
             continue
         if "array" in kind and not any(raw):

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from extframe.errors import MapError, OvsError
-from extframe.kernel import bpffs
 from extframe.ovs import registry, traffic
+from extframe.ovs.maps import open_action_map
 from extframe.ovs.sandbox import Host, Sandbox
+from extframe.ovs.switch import Switch
 
 ACTIONS = Path(__file__).resolve().parents[2] / "actions"
 
@@ -71,15 +72,16 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def _configure_policer(record: registry.Record, port: int, rate: int, burst: int) -> None:
-    """policer_config[port] = {rate_bytes_per_sec, burst_bytes} (actions/policer.c)."""
-    config = bpffs.open_pinned_map(Path(record.pin_folder) / "map" / "policer_config")
+def _configure_policer(switch: Switch, name: str, port: int, rate: int, burst: int) -> None:
+    """policer_config[port] = {rate_bytes_per_sec, burst_bytes} (actions/policer.c).
+
+    In the map the program reads: the switch's when it runs in-process.
+    """
     try:
-        config.update(struct.pack("=I", port), struct.pack("=QII", rate, burst, 0))
+        with open_action_map(switch, name, "policer_config") as config:
+            config.update(struct.pack("=I", port), struct.pack("=QII", rate, burst, 0))
     except MapError as e:
         raise OvsError(f"cannot configure policer: {e}") from None
-    finally:
-        os.close(config.fd)
 
 
 def _source_text(source: str | None) -> str:
@@ -169,7 +171,7 @@ def _run(sandbox: Sandbox, result: DemoResult) -> None:
         registry.register(sw, "policer", ACTIONS / "policer.c"),
         registry.register(sw, "dec_ttl", ACTIONS / "dec_ttl.c"),
     ]
-    _configure_policer(records[0], 1, POLICER_RATE, POLICER_BURST)
+    _configure_policer(sw, "policer", 1, POLICER_RATE, POLICER_BURST)
     result["actions"] = [
         r.model_dump(mode="json")
         | {

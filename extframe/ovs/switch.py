@@ -247,6 +247,51 @@ def parse_bpf_show(text: str) -> dict[str, int]:
     }
 
 
+_Hex = Annotated[str, Field(pattern=r"^([0-9a-f]{2})+$")]
+
+
+class _MapReply(BaseModel):
+    """One map of ``bpf/map-dump NAME`` (lib/bpf-action.c: bpf_unixctl_map_dump())."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    type: Annotated[int, Field(ge=0)]
+    key_size: Annotated[int, Field(ge=1)]
+    value_size: Annotated[int, Field(ge=1)]
+    max_entries: Annotated[int, Field(ge=1)]
+    entries: dict[_Hex, _Hex]
+
+
+_MAP_DUMP_REPLY = TypeAdapter(dict[str, _MapReply])
+
+
+@dataclass(frozen=True)
+class SwitchMap:
+    """A map the switch keeps for an action it runs in-process, as ``bpf/map-dump`` shows it.
+
+    ``name`` is the kernel's name of the map it was made from (at most 15
+    characters); an array's all-zero entries are not in ``entries``.
+    """
+
+    name: str
+    map_type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    entries: dict[bytes, bytes]
+
+
+def parse_map_dump(text: str) -> dict[str, SwitchMap]:
+    """``bpf/map-dump``'s reply, by map name; any other reply is an ``OvsError``."""
+    out = {}
+    for name, m in _read_reply(_MAP_DUMP_REPLY, "bpf/map-dump", text).items():
+        entries = {bytes.fromhex(k): bytes.fromhex(v) for k, v in m.entries.items()}
+        if any(len(k) != m.key_size or len(v) != m.value_size for k, v in entries.items()):
+            raise _unexpected("bpf/map-dump", f"map {name}: an entry is not of the map's sizes")
+        out[name] = SwitchMap(name, m.type, m.key_size, m.value_size, m.max_entries, entries)
+    return out
+
+
 class Switch:
     """A switch's run directory and the tools that talk to it."""
 
@@ -476,6 +521,17 @@ class Switch:
     def registered(self) -> dict[str, Registered]:
         """The switch's actions, by name, read from ``bpf/list --json``."""
         return parse_bpf_list(self._report("bpf/list", "--json"))
+
+    def switch_maps(self, name: str) -> dict[str, SwitchMap]:
+        """The maps the switch keeps for ``name``, which it must run in-process."""
+        return parse_map_dump(self.appctl("bpf/map-dump", name))
+
+    def map_update(self, name: str, map_name: str, key: bytes, value: bytes) -> None:
+        """``map[key] = value`` in a map the switch keeps for ``name`` (BPF_ANY)."""
+        self.appctl("bpf/map-update", name, map_name, key.hex(), value.hex())
+
+    def map_delete(self, name: str, map_name: str, key: bytes) -> None:
+        self.appctl("bpf/map-delete", name, map_name, key.hex())
 
     def counters(self, name: str) -> dict[str, int]:
         """``name``'s counters, read from ``bpf/show --json NAME``."""

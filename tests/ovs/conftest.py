@@ -21,6 +21,7 @@ import pytest
 from extframe.errors import OvsError
 from extframe.kernel import bpffs
 from extframe.kernel.loader import LoadedMap
+from extframe.ovs.maps import open_action_map
 from extframe.ovs.sandbox import Sandbox
 from extframe.ovs.switch import BUILD_SCRIPT as BUILD_SCRIPT
 from extframe.ovs.switch import Switch as OvsSwitch
@@ -116,6 +117,14 @@ def switch_arg(sb: Sandbox) -> list[str]:
 def pins(root: Path) -> list[str]:
     """Every file pinned below ``root`` in bpffs."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+
+
+def action_packets(switch: OvsSwitch, name: str, port: int = 1) -> int:
+    """Packets the registered port_counter ``name`` counted for ``port``, in the map it
+    uses: the switch's when it runs in-process, the kernel's otherwise."""
+    with open_action_map(switch, name, "port_stats") as m:
+        raw = m.lookup(port.to_bytes(4, "little"))
+    return int.from_bytes(raw[:8], "little") if raw else 0
 
 
 def port_stats(folder: Path) -> LoadedMap:

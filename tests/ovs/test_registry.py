@@ -30,7 +30,7 @@ from extframe.ovs.sandbox import Sandbox
 from extframe.ovs.switch import Switch
 from tests.conftest import ACTIONS, cli
 from tests.ovs.conftest import Switch as DummySwitch
-from tests.ovs.conftest import pins, port_packets, port_stats, switch_arg
+from tests.ovs.conftest import action_packets, pins, port_packets, port_stats, switch_arg
 
 pytestmark = [pytest.mark.ovs, pytest.mark.kernel]
 
@@ -92,10 +92,19 @@ def test_read_only_action_forwards_without_recirculation(sandbox: Sandbox) -> No
         ("count", "read_only", False)
     ]
     assert listed[0]["packets"] == 25 and listed[0]["errors"] == 0
-    # The program's own map agrees with the switch: port 1 ran 25 packets.
+    # The program's own map agrees with the switch: port 1 ran 25 packets. It
+    # runs in-process, so that map is the switch's, decoded with the BTF of
+    # the kernel's map beside the program, which counted nothing.
+    r = cli("maps", "count", *switch_arg(sandbox), "--json")
+    assert r.returncode == 0, r.stderr
+    (dump,) = json.loads(r.stdout)
+    assert dump["kept_by"] == "switch" and dump["name"] == "port_stats"
+    assert [(e["key"], e["value"]["packets"]) for e in dump["entries"]] == [(1, 25)]
     r = cli("maps", "count", "--root", str(sandbox.switch.pin_root), "--json")
-    entries = json.loads(r.stdout)[0]["entries"]
-    assert [(e["key"], e["value"]["packets"]) for e in entries] == [(1, 25)]
+    assert json.loads(r.stdout)[0]["entries"] == []
+    r = cli("maps", "count", *switch_arg(sandbox))
+    assert "map port_stats (hash, 1 shown of max 1024)" in r.stdout, r.stdout
+    assert "1: {packets = 25, bytes = " in r.stdout, r.stdout
 
 
 def test_writing_action_is_reclassified_and_matched_by_a_later_table(sandbox: Sandbox) -> None:
@@ -196,19 +205,23 @@ def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
 
     With --unrunnable pass it goes on byte for byte, as a mirror must let it;
     with the default it is dropped and counted as an error. Both count it as
-    unrunnable; the program itself never saw it.
+    unrunnable; the program itself never saw it. (The kernel's executor: the
+    in-process one runs any frame, as the last part shows.)
     """
-    switch.add_bridge(ports=3)
+    switch.add_bridge(ports=4)
     at = ["--switch", str(switch.run_dir)]
     counter = str(ACTIONS / "port_counter.c")
-    r = cli("register", "mirror", counter, "--unrunnable", "pass", *at)
+    kernel = ["--executor", "kernel"]
+    r = cli("register", "mirror", counter, "--unrunnable", "pass", *kernel, *at)
     assert r.returncode == 0, r.stderr
     assert "unrunnable=pass: packets the kernel cannot run it on go on unchanged\n" in r.stdout
-    assert cli("register", "strict", counter, *at).returncode == 0
+    assert cli("register", "strict", counter, *kernel, *at).returncode == 0
+    assert cli("register", "inproc", counter, *at).returncode == 0
     registered = switch.registered()
     assert (registered["mirror"].unrunnable, registered["strict"].unrunnable) == ("pass", "drop")
     switch.ofctl("add-flow", "br0", "in_port=1,actions=bpf(mirror),output:2")
     switch.ofctl("add-flow", "br0", "in_port=3,actions=bpf(strict),output:2")
+    switch.ofctl("add-flow", "br0", "in_port=4,actions=bpf(inproc),output:2")
 
     # Ethertype IPv4, 2 bytes of it: shorter than an IPv4 header.
     runt = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800) / b"\x45\x00")
@@ -223,10 +236,14 @@ def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
     switch.send("p1", normal)
     switch.send("p3", runt)
     switch.settle()
+    switch.send("p4", runt)
+    switch.settle()
 
     out = rdpcap(str(switch.run_dir / "p2-tx.pcap"))
-    assert [bytes(p) for p in out] == [runt, normal]  # nothing from p3
+    assert [bytes(p) for p in out] == [runt, normal, runt]  # nothing from p3
     listed = {a["name"]: a for a in json.loads(cli("list", "--json", *at).stdout)}
+    assert listed.pop("inproc")["runs_on"] == "inproc"
+    assert action_packets(switch, "inproc", port=4) == 1  # it ran on the runt
     got = {
         name: {k: a[k] for k in ("unrunnable", "packets", "errors", "unrunnable_packets")}
         for name, a in listed.items()
@@ -238,19 +255,19 @@ def test_unrunnable_pass_forwards_runt_frames_that_drop_drops(
     record = read_record(switch, "mirror")
     assert record is not None and record.unrunnable == "pass"
     # The program ran on the normal frame only.
-    assert port_packets(port_stats(switch.pin_root / "mirror"), port=1) == 1
+    assert action_packets(switch, "mirror", port=1) == 1
     text = cli("list", *at).stdout
     assert re.search(r"^mirror .* 1 passed ", text, re.M) and re.search(
         r"^strict .* 1 dropped ", text, re.M
     ), text
 
     # A replace states its own choice: without --unrunnable, runt frames drop again.
-    assert cli("replace", "mirror", counter, *at).returncode == 0
+    assert cli("replace", "mirror", counter, *kernel, *at).returncode == 0
     assert switch.registered()["mirror"].unrunnable == "drop"
     switch.settle()
     switch.send("p1", runt)
     switch.settle()
-    assert len(rdpcap(str(switch.run_dir / "p2-tx.pcap"))) == 2
+    assert len(rdpcap(str(switch.run_dir / "p2-tx.pcap"))) == 3
     assert switch.counters("mirror")["errors"] == 1
 
 
@@ -388,15 +405,20 @@ def test_unregister_refuses_while_flows_use_the_action(sandbox: Sandbox) -> None
     assert pins(sandbox.switch.pin_root) == []
 
 
+@pytest.mark.parametrize("executor", ["kernel", "inproc"])
 def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, executor: str
 ) -> None:
+    """In the kernel each program has its own maps: a replaced one's count stops. In
+    the switch the map is kept across the replacements (same definition): it counts
+    every packet once."""
     sandbox.start(hosts=2)
-    at = switch_arg(sandbox)
+    at = [*switch_arg(sandbox), "--executor", executor]
     sw = sandbox.switch
     obj = tmp_path / "port_counter.o"
     assert cli("build", str(ACTIONS / "port_counter.c"), "-o", str(obj)).returncode == 0
     assert cli("register", "count", str(obj), *at).returncode == 0
+    assert sw.registered()["count"].runs_on == executor
     _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(count),output:2")
     h1, h2 = sandbox.host("h1"), sandbox.host("h2")
 
@@ -418,6 +440,8 @@ def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
             r = cli("replace", "count", str(obj), *at)
             assert r.returncode == 0, r.stderr
             retired.append((old, port_packets(old)))
+            if executor == "inproc":  # the switch's map, kept: it grows
+                assert action_packets(sw, "count") > 0
             time.sleep(0.2)
         out, _ = sender.communicate(timeout=60)
         got = rx.result()
@@ -427,12 +451,19 @@ def test_replace_under_traffic_loses_nothing_and_retires_the_old_program(
     sent = json.loads(out.strip().splitlines()[-1])["sent"]
     assert sent == count
     assert got["received"] == got["distinct"] == sent, got
-    # Each replaced program ran packets before its replacement and none after.
-    assert all(n > 0 for _, n in retired), retired
-    for m, n in retired:
-        assert port_packets(m) == n
-        os.close(m.fd)
-    listed = json.loads(cli("list", "--json", *at).stdout)
+    if executor == "kernel":
+        # Each replaced program ran packets before its replacement and none after.
+        assert all(n > 0 for _, n in retired), retired
+        for m, n in retired:
+            assert port_packets(m) == n
+            os.close(m.fd)
+    else:
+        # Its kernel maps never count; the one map the switch kept saw each packet once.
+        assert all(n == 0 for _, n in retired), retired
+        for m, _ in retired:
+            os.close(m.fd)
+        assert action_packets(sw, "count") == sent
+    listed = json.loads(cli("list", "--json", *switch_arg(sandbox)).stdout)
     assert listed[0]["replaced"] == 6 and listed[0]["errors"] == 0
     assert sw.appctl("bpf/stale").strip() == "0"
     assert pins(sw.pin_root) == ["count/map/port_stats", "count/prog/port_counter"]
