@@ -297,9 +297,10 @@ def text_demo(r: DemoResult) -> str:
         out += ["", "5. Counters (extframe list):"]
         for a in r["counters"]:
             avg = a["run_time_ns"] // a["packets"] if a["packets"] else 0
+            where = "in-process" if a.get("runs_on") == "inproc" else "in the kernel"
             out.append(
                 f"  {a['name']}: {a['packets']} packets, {a['drops']} dropped by the program, "
-                f"{a['errors']} errors, {avg} ns per run"
+                f"{a['errors']} errors, {avg} ns per run ({where})"
             )
     out += ["", "Checks:"]
     out += [f"  [{'ok' if c['ok'] else 'FAILED'}] {c['claim']}" for c in r["checks"]]
