@@ -338,7 +338,20 @@ def text_run(r: RunResult) -> str:
     return "\n".join(lines)
 
 
+def _change_map(m: Any, types: mapview.MapTypes, sets: list[str], deletes: list[str]) -> None:
+    """``--set KEY=VALUE`` and ``--delete KEY`` on ``m`` (anything with update and delete)."""
+    for text in sets:
+        key_text, value_text = mapview.split_entry(text)
+        key = types.key.encode(mapview.parse_value(key_text, "key"), f"map {m.name} key")
+        value = types.value.encode(mapview.parse_value(value_text, "value"), f"map {m.name} value")
+        m.update(key, value)
+    for text in deletes:
+        m.delete(types.key.encode(mapview.parse_value(text, "key"), f"map {m.name} key"))
+
+
 def cmd_maps(args: argparse.Namespace) -> MapsResult:
+    if (args.set or args.delete) and not args.map:
+        raise ExtframeError("--set and --delete change one map: name it with --map")
     if args.switch is not None:
         # Imported here: the OVS layer is not needed for loaded actions.
         from extframe.ovs.maps import dump_action_maps
@@ -347,6 +360,17 @@ def cmd_maps(args: argparse.Namespace) -> MapsResult:
         check_action_name(args.name)
         switch = Switch.named(args.switch)
         switch.require_running()
+        if args.set or args.delete:
+            from extframe.ovs.maps import open_action_map
+
+            pin = switch.pin_root / args.name / "map" / bpffs.pin_name(args.map)
+            fd = bpffs.open_pinned(pin)  # the kernel's map: its BTF types
+            try:
+                types = mapview.map_types(fd)
+            finally:
+                os.close(fd)
+            with open_action_map(switch, args.name, args.map) as m:
+                _change_map(m, types, args.set, args.delete)
         dumps = dump_action_maps(switch, args.name, args.map, internal=args.all)
         if args.map and not dumps:
             raise ExtframeError(f"{args.name} has no map {args.map!r} on {switch.run_dir}")
@@ -364,6 +388,12 @@ def cmd_maps(args: argparse.Namespace) -> MapsResult:
     for pin in sorted(folder.iterdir()):
         if args.map and pin.name != bpffs.pin_name(args.map):
             continue
+        if args.set or args.delete:
+            pinned = bpffs.open_pinned_map(pin)
+            try:
+                _change_map(pinned, mapview.map_types(pinned.fd), args.set, args.delete)
+            finally:
+                os.close(pinned.fd)
         fd = bpffs.open_pinned(pin)
         try:
             d = mapview.dump(fd)
@@ -664,6 +694,10 @@ MAPS = Command(
         Example("maps port_counter"),
         Example("maps policer --map policer_config --json"),
         Example("maps count --switch /run/extframe/sandbox"),
+        Example(
+            "maps policer --switch /run/extframe/sandbox --map policer_config "
+            "--set '1={rate_bytes_per_sec = 125000, burst_bytes = 20000, pad = 0}'"
+        ),
         Example('run actions/flow_counter.c --packet "Ether()/IP()/UDP()" --maps'),
     ),
     args=(
@@ -675,6 +709,21 @@ MAPS = Command(
             "--switch",
             help="the maps of NAME as registered on this switch (its run directory, or "
             "unix:PATH of its database socket) instead of a loaded action",
+        ),
+        Arg(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="store VALUE under KEY in --map first, both in the vectors files' notation "
+            "(1={packets = 0, bytes = 0}); may be repeated",
+        ),
+        Arg(
+            "--delete",
+            action="append",
+            default=[],
+            metavar="KEY",
+            help="remove KEY from --map first (not from an array); may be repeated",
         ),
     ),
     run=cmd_maps,

@@ -103,6 +103,13 @@ class LoadedMap:
             why = " (the key is past max_entries)" if err == errno.E2BIG else ""
             raise MapError(f"update of map {self.name!r} failed: {os.strerror(err)}{why}")
 
+    def delete(self, key: bytes) -> None:
+        """Remove ``key`` (an array's entries cannot be removed: EINVAL)."""
+        self._check_key(key)
+        if libbpf.lib().bpf_map_delete_elem(self.fd, key) < 0:
+            err = ctypes.get_errno()
+            raise MapError(f"delete from map {self.name!r} failed: {os.strerror(err)}")
+
     def keys(self) -> Iterator[bytes]:
         """Every key in the map, in the kernel's order."""
         key = ctypes.create_string_buffer(self.key_size)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -434,3 +435,30 @@ def text_dump(d: dict[str, Any], indent: str = "") -> list[str]:
     if not n and not d.get("note"):
         lines.append(f"{indent}  (empty)")
     return lines
+
+
+def split_entry(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (the vectors files' notation: ``1={packets = 5, bytes = 0}``) split at
+    the first ``=`` outside braces, brackets and quotes."""
+    depth, quote = 0, ""
+    for i, c in enumerate(text):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        elif c == "=" and depth == 0:
+            return text[:i].strip(), text[i + 1 :].strip()
+    raise MapError(f"{text!r}: expected KEY=VALUE, as in 1={{packets = 5, bytes = 0}}")
+
+
+def parse_value(text: str, what: str) -> Value:
+    """One value in the vectors files' notation (a TOML value), for ``Codec.encode``."""
+    try:
+        parsed: Value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as e:
+        raise MapError(f"{what}: {text!r} is not a value ({e})") from None
+    return parsed

@@ -63,7 +63,7 @@ class KernelActionMap(ActionMap):
         self.map.update(key, value)
 
     def delete(self, key: bytes) -> None:
-        raise MapError(f"map {self.name!r}: deleting from a kernel map is not offered here")
+        self.map.delete(key)
 
     def items(self) -> Mapping[bytes, bytes]:
         out = {}

@@ -95,6 +95,29 @@ def test_maps_command_reads_the_pins_of_a_loaded_action(bpffs_root: Path) -> Non
     assert only["pinned_at"] == str(bpffs_root / "pc" / "map" / "port_stats")
     missing = cli("maps", "pc", "--map", "nope")
     assert missing.returncode == 2 and "no map 'nope' (maps: port_stats" in missing.stderr
+
+    # --set and --delete write the pinned map, in the vectors files' notation.
+    put = ["--map", "port_stats", "--set", "1={packets = 7, bytes = 640}", "--set", "2={}"]
+    run = cli("maps", "pc", *put, "--json")
+    assert run.returncode == 0, run.stderr
+    (only,) = json.loads(run.stdout)
+    assert only["entries"] == [
+        {"key": 1, "value": {"packets": 7, "bytes": 640}},
+        {"key": 2, "value": {"packets": 0, "bytes": 0}},
+    ]
+    run = cli("maps", "pc", "--map", "port_stats", "--delete", "2")
+    assert run.returncode == 0, run.stderr
+    assert "1: {packets = 7, bytes = 640}" in run.stdout and "2: " not in run.stdout
+    for bad, words in (
+        (["--set", "1={packets = 7}"], "--set and --delete change one map: name it with --map"),
+        (["--map", "port_stats", "--set", "1"], "expected KEY=VALUE"),
+        (["--map", "port_stats", "--set", "1={packets = }"], "is not a value"),
+        (["--map", "port_stats", "--set", "1={colour = 3}"], "colour"),
+        (["--map", "port_stats", "--delete", "9"], "No such file or directory"),
+    ):
+        run = cli("maps", "pc", *bad)
+        errors = [ln for ln in run.stderr.splitlines() if ln.startswith("extframe: error:")]
+        assert run.returncode == 2 and len(errors) == 1 and words in errors[0], (bad, run.stderr)
     assert cli("unload", "pc").returncode == 0
     gone = cli("maps", "pc")
     assert gone.returncode == 2 and "'pc' is not loaded" in gone.stderr

@@ -435,6 +435,16 @@ def test_maps_live_in_the_switch_with_executor_inproc(switch: Switch, bpffs_root
     assert _port_packets_in_switch(switch, "count") == 101
     switch.appctl("bpf/map-delete", "count", "port_stats", key)
     assert _port_packets_in_switch(switch, "count") is None
+    # The same through extframe, in the vectors' notation, decoded with BTF.
+    put = ["--map", "port_stats", "--set", "1={packets = 40, bytes = 0}", *at]
+    r = cli("maps", "count", *put)
+    assert r.returncode == 0, r.stderr
+    assert "1: {packets = 40, bytes = 0}" in r.stdout, r.stdout
+    assert _port_packets_in_switch(switch, "count") == 40
+    r = cli("maps", "count", "--map", "port_stats", "--delete", "1", "--json", *at)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["entries"] == []
+    assert _port_packets_in_switch(switch, "count") is None
     with pytest.raises(OvsError, match="a key of map port_stats is 4 bytes"):
         switch.appctl("bpf/map-delete", "count", "port_stats", "01")
     with pytest.raises(OvsError, match=r"has no map named nope \(its maps: port_stats\)"):
