@@ -69,6 +69,8 @@ MUST_RUN_IN_PROCESS = {
     "meta_mark_priority",
     "meta_cb",
     "spill_fill",
+    "atomic_r0",  # fetch-add, xchg and cmpxchg results as the verdict
+    "rodata_limit",  # a frozen .rodata constant
     "ro_subprog_reads",  # a stack buffer handed to a subprogram
     "sneaky_helper_offset",  # the context pointer overwritten by a constant
 }
@@ -235,8 +237,9 @@ def test_in_process_runs_agree_with_the_kernel_on_every_frame(
     assert in_process["ctx_fields"].dropped > 0 and in_process["ctx_fields"].marked > 0
     assert in_process["csum_variants"].changed > 20 and in_process["csum_variants"].marked > 50
     # ... and the maps' contents were compared after runs that filled them.
-    for stem in ("port_counter", "flow_counter", "ro_map_update_by_header"):
+    for stem in ("port_counter", "flow_counter", "ro_map_update_by_header", "atomic_r0"):
         assert in_process[stem].map_entries > 0, stem
+    assert in_process["atomic_r0"].dropped > 0  # an old value of 2 came back as the verdict
     # Whatever runs in the kernel says which instruction needs what.
     for stem, why in in_kernel.items():
         assert re.match(r"insn \d+[: ]", why), (stem, why)
@@ -461,6 +464,14 @@ def test_maps_live_in_the_switch_with_executor_inproc(switch: Switch, bpffs_root
     assert _port_packets_in_switch(switch, "count") == 2
     send(1)
     assert _port_packets_in_switch(switch, "count") == 3
+
+    # A map the program may only read (a frozen .rodata: the verifier took its
+    # values for constants) cannot be changed.
+    r = cli("register", "ro", str(PROGS / "rodata_limit.c"), *at)
+    assert r.returncode == 0, r.stderr
+    (rodata,) = [m for m in json.loads(switch.appctl("bpf/map-dump", "ro")) if ".rodata" in m]
+    with pytest.raises(OvsError, match="is read-only for the program"):
+        switch.appctl("bpf/map-update", "ro", rodata, "00000000", "ffffffff")
 
     # An action the kernel runs has no maps in the switch.
     r = cli("register", "kcount", str(ACTIONS / "port_counter.c"), "--executor", "kernel", *at)
