@@ -73,6 +73,7 @@ MUST_RUN_IN_PROCESS = {
     "rodata_limit",  # a frozen .rodata constant
     "ro_subprog_reads",  # a stack buffer handed to a subprogram
     "sneaky_helper_offset",  # the context pointer overwritten by a constant
+    "map_binding",  # two maps of one definition, two globals in one value
 }
 
 
@@ -302,6 +303,55 @@ def test_map_references_are_left_out_of_the_tag(
     other.write_bytes(bytes(insns))
     switch.appctl("bpf/add", "count2", record.program_pin, "reclassify=no", f"insns={other}")
     assert switch.registered()["count2"].runs_on == "inproc"
+
+
+def _map_refs(insns: bytes | bytearray) -> list[int]:
+    """Byte offsets of the map references (ld_imm64 with src 1 or 2) in ``insns``."""
+    return [i for i in range(0, len(insns), 8) if insns[i] == 0x18 and insns[i + 1] >> 4 in (1, 2)]
+
+
+def test_map_references_are_bound_as_the_kernel_verified_them(
+    switch: Switch, bpffs_root: Path, tmp_path: Path
+) -> None:
+    """What the tag leaves out, the kernel's translated program binds.
+
+    Pointing a reference at another map's descriptor, or moving it to another
+    offset of a map value, keeps the tag: the switch must refuse both, or it
+    would run the program on memory the verifier never proved it for.
+    """
+    switch.add_bridge(ports=1)
+    assert _add(switch, "bind", PROGS / "map_binding.c", bpffs_root, tmp_path) is None
+    assert switch.registered()["bind"].runs_on == "inproc"
+    pin = switch.registered()["bind"].path
+    good = (tmp_path / "bind.insns").read_bytes()
+    refs = _map_refs(good)
+    fds = {good[i + 4 : i + 8] for i in refs if good[i + 1] >> 4 == 1}
+    values = [i for i in refs if good[i + 1] >> 4 == 2]
+    assert len(fds) == 2 and values, "two maps by descriptor and globals by value"
+
+    # The reference to the second map made to use the first map's descriptor.
+    # (Swapping the two descriptors everywhere would change nothing: the
+    # switch binds the k-th distinct descriptor to the kernel's k-th map.)
+    by_fd = [i for i in refs if good[i + 1] >> 4 == 1]
+    first_fd = good[by_fd[0] + 4 : by_fd[0] + 8]
+    other = next(i for i in by_fd if good[i + 4 : i + 8] != first_fd)
+    redirected = bytearray(good)
+    redirected[other + 4 : other + 8] = first_fd
+    # A global read at another offset of .data's value.
+    moved = bytearray(good)
+    off = int.from_bytes(good[values[0] + 12 : values[0] + 16], "little")
+    moved[values[0] + 12 : values[0] + 16] = (off ^ 4).to_bytes(4, "little")
+    for label, insns in (("redirected", redirected), ("moved", moved)):
+        bad = tmp_path / f"{label}.insns"
+        bad.write_bytes(bytes(insns))
+        with pytest.raises(OvsError, match=r"not the program the kernel verified \(insn \d+: "):
+            switch.appctl("bpf/add", "bind2", pin, "reclassify=yes", f"insns={bad}")
+        with pytest.raises(OvsError, match="refers to map id"):
+            switch.appctl("bpf/replace", "bind", pin, "reclassify=yes", f"insns={bad}")
+    assert set(switch.registered()) == {"bind"}
+    # The positive control: the file as loaded is taken again.
+    switch.appctl("bpf/replace", "bind", pin, "reclassify=yes", f"insns={tmp_path / 'bind.insns'}")
+    assert switch.registered()["bind"].runs_on == "inproc"
 
 
 def test_register_says_what_runs_the_action_and_can_force_it(
