@@ -168,6 +168,10 @@ class _Action(BaseModel):
 class _ActionShown(_Action):
     """What ``bpf/show --json NAME`` adds: the program and the counters."""
 
+    #: How the switch runs it: compiled to machine code, interpreted (and
+    #: ``engine_reason`` says why not compiled), or in the kernel.
+    engine: Literal["jit", "interpreter", "kernel"]
+    engine_reason: Annotated[str, AfterValidator(_printable)]
     prog_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]{0,15}$")]
     prog_tag: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
     registration_id: Annotated[int, Field(ge=1)]

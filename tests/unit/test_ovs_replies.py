@@ -128,7 +128,8 @@ def test_bpf_list_refuses_a_reply_it_cannot_read(reply: str, words: str) -> None
 
 
 SHOW = (
-    '{"drops":1,"errors":2,"executor":"auto","fields":[],"insns":"","name":"mirror",'
+    '{"drops":1,"engine":"kernel","engine_reason":"","errors":2,"executor":"auto",'
+    '"fields":[],"insns":"","name":"mirror",'
     '"packets":5,"path":"/sys/fs/bpf/x/mirror/prog/m","prog_id":42,"prog_name":"m",'
     '"prog_tag":"0123456789abcdef","reclassify":false,"registration_id":3,"replaced":1,'
     '"run_time_ns":900,"runs_on":"kernel","runs_on_reason":"no instructions",'
