@@ -10,9 +10,11 @@ be identical for every frame, for every program the executor takes.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from scapy.utils import rdpcap
 
 from extframe.build import build
 from extframe.errors import OvsError, VerifierError
-from extframe.kernel import bpffs
+from extframe.kernel import bpffs, libbpf
+from extframe.kernel.bpf_syscall import RawLoadOptions, prog_load
 from extframe.kernel.loader import load_object
 from extframe.ovs.registry import read_record
 from tests.conftest import ACTIONS, cli
@@ -294,6 +297,160 @@ def test_in_process_runs_agree_with_the_kernel_on_every_frame(
     # Whatever runs in the kernel says which instruction needs what.
     for stem, why in in_kernel.items():
         assert re.match(r"insn \d+[: ]", why), (stem, why)
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", code, dst | src << 4, off, imm)
+
+
+EXIT = _insn(0x95)
+
+#: Programs the kernel's verifier accepts on which the loader's context analysis,
+#: which joins every path and every caller, is wrong about a load (found in review).
+#: Each runs in-process and must agree with the kernel: the JIT checks at run time
+#: whether a 4-byte load reads the context's packet pointers.
+AMBIGUOUS = {
+    # The context on a path that never reaches the load: it always reads the packet.
+    "infeasible": b"".join(
+        [
+            _insn(0xBF, 6, 1),
+            _insn(0x61, 2, 6, 76),
+            _insn(0x61, 3, 6, 80),  # r6 = ctx, data, end
+            _insn(0xBF, 4, 2),
+            _insn(0x07, 4, imm=80),
+            _insn(0x2D, 4, 3, 7),  # 80 bytes or out
+            _insn(0x71, 5, 2),  # r5 = packet byte 0
+            _insn(0xBF, 1, 6),
+            _insn(0x25, 5, off=1, imm=10),  # r1 = ctx; if r5 > 10 skip
+            _insn(0xBF, 1, 2),
+            _insn(0x25, 5, off=2, imm=10),  # r1 = data; if r5 > 10 out
+            _insn(0x61, 0, 1, 76),
+            EXIT,  # r0 = *(u32 *)(packet + 76)
+            _insn(0xB7, 0),
+            EXIT,
+        ]
+    ),
+    # A function returning its argument, called with the context and with the packet.
+    "returns_arg": b"".join(
+        [
+            _insn(0xBF, 6, 1),
+            _insn(0x85, 0, 1, imm=11),  # r0 = g(ctx)
+            _insn(0x61, 7, 0, 80),
+            _insn(0x61, 2, 6, 76),  # r7 = data_end (through r0), data
+            _insn(0xBF, 4, 2),
+            _insn(0x07, 4, imm=80),
+            _insn(0x2D, 4, 7, 4),
+            _insn(0xBF, 1, 2),
+            _insn(0x85, 0, 1, imm=4),  # r0 = g(packet)
+            _insn(0x61, 0, 0, 76),
+            EXIT,  # r0 = *(u32 *)(packet + 76)
+            _insn(0xB7, 0),
+            EXIT,
+            _insn(0xBF, 0, 1),
+            EXIT,  # g: return r1
+        ]
+    ),
+    # Callers that pass the context and the packet in swapped registers.
+    "swapped_args": b"".join(
+        [
+            _insn(0xBF, 6, 1),
+            _insn(0x61, 2, 6, 76),
+            _insn(0x61, 3, 6, 80),
+            _insn(0xBF, 4, 2),
+            _insn(0x07, 4, imm=80),
+            _insn(0x2D, 4, 3, 12),
+            _insn(0xBF, 8, 2),
+            _insn(0xBF, 1, 6),
+            _insn(0xBF, 2, 8),
+            _insn(0xB7, 3, imm=1),
+            _insn(0x85, 0, 1, imm=9),  # g(ctx, packet, 1)
+            _insn(0xBF, 7, 0),
+            _insn(0xBF, 1, 8),
+            _insn(0xBF, 2, 6),
+            _insn(0xB7, 3),
+            _insn(0x85, 0, 1, imm=4),  # g(packet, ctx, 0)
+            _insn(0x0F, 0, 7),
+            EXIT,
+            _insn(0xB7, 0),
+            EXIT,
+            _insn(0x55, 3, off=2),
+            _insn(0x61, 0, 1, 76),
+            EXIT,  # g: r3 ? *(r2+76) : *(r1+76)
+            _insn(0x61, 0, 2, 76),
+            EXIT,
+        ]
+    ),
+}
+
+#: The context spilled and fetched back by an atomic exchange: the kernel gives the
+#: fetched register the spilled pointer; the loader refuses to follow it.
+XCHG_FILL = b"".join(
+    [
+        _insn(0x61, 6, 1, 76),  # r6 = data
+        _insn(0x7B, 10, 1, -8),  # *(u64 *)(r10 - 8) = ctx
+        _insn(0xB7, 2),
+        _insn(0xDB, 10, 2, -8, 0xE1),  # r2 = xchg(r10 - 8, r2): the context
+        _insn(0x61, 3, 2, 76),  # r3 = data, through it
+        _insn(0xBF, 0, 3),
+        _insn(0x1F, 0, 6),
+        EXIT,  # 0: the same pointer
+    ]
+)
+
+
+def _add_raw(switch: Switch, name: str, insns: bytes, root: Path, folder: Path) -> None:
+    """Load raw ``insns`` as a tc program, pin it and register it with them."""
+    loaded = prog_load(insns, RawLoadOptions(log_level=0, name=name))
+    assert loaded.fd is not None, (name, os.strerror(loaded.errno))
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pin = root / f"raw_{name}"
+        libbpf.check(libbpf.lib().bpf_obj_pin(loaded.fd, os.fsencode(pin)), f"pin {pin}")
+    finally:
+        loaded.close()
+    path = folder / f"{name}.insns"
+    path.write_bytes(insns)
+    switch.appctl("bpf/add", name, str(pin), "reclassify=yes", f"insns={path}")
+
+
+def test_the_jit_reads_packet_pointers_only_from_the_context(
+    switch: Switch, bpffs_root: Path, tmp_path: Path
+) -> None:
+    """What the loader's analysis cannot tell apart, the JIT checks as it runs."""
+    switch.add_bridge(ports=1)
+    for n, (name, insns) in enumerate(AMBIGUOUS.items()):
+        _add_raw(switch, name, insns, bpffs_root, tmp_path)
+        shown = json.loads(switch.appctl("bpf/show", "--json", name))
+        assert shown["runs_on"] == "inproc", shown
+        compared = _compare(switch, name, tmp_path, seed=100 + n)
+        assert not compared.differing, (name, compared.differing[:2])
+        # Frames of 80 bytes and more reached the load, and it read the packet.
+        reply = json.loads(switch.appctl("bpf/test", name, str(tmp_path / f"{name}.frames")))
+        assert sum(1 for run in reply["frames"] if run["kernel"].get("retval")) > 0, name
+
+    # A function other than the entry that may move the packet: before Linux 6.13 the
+    # verifier left its callers' packet pointers usable when it was global, and the
+    # instructions do not say which functions are.
+    mover = b"".join(
+        [
+            _insn(0x85, 0, 1, imm=2),
+            _insn(0xB7, 0),
+            EXIT,  # g(ctx); return 0
+            _insn(0xB7, 2, imm=4),
+            _insn(0xB7, 3),
+            _insn(0x85, imm=43),
+            EXIT,  # g: change_head
+        ]
+    )
+    _add_raw(switch, "mover", mover, bpffs_root, tmp_path)
+    registered = switch.registered()["mover"]
+    assert registered.runs_on == "kernel"
+    assert re.match(r"insn 5: helper #43, which moves the packet", registered.runs_on_reason)
+
+    _add_raw(switch, "xchg_fill", XCHG_FILL, bpffs_root, tmp_path)
+    registered = switch.registered()["xchg_fill"]
+    assert registered.runs_on == "kernel"
+    assert "atomic operation on a stack slot that holds a pointer" in registered.runs_on_reason
 
 
 def test_instructions_that_are_not_the_verified_program_are_refused(

@@ -11,6 +11,9 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+/* BPF_F_IPV6, which older <linux/bpf.h> lack. */
+#define F_IPV6 (1ULL << 7)
+
 SEC("tc")
 int csum_variants(struct __sk_buff *skb)
 {
@@ -24,7 +27,7 @@ int csum_variants(struct __sk_buff *skb)
 	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 
-	__u32 sel = (skb->cb[1] ^ skb->priority) % 12;
+	__u32 sel = (skb->cb[1] ^ skb->priority) % 13;
 	__u32 old_addr = ip->saddr, new_addr = ip->saddr ^ skb->mark;
 	__u16 old_id = ip->id, new_id = ip->id + (__u16)skb->priority;
 	__u32 l4 = sizeof(*eth) + ip->ihl * 4;
@@ -77,6 +80,10 @@ int csum_variants(struct __sk_buff *skb)
 		ret = bpf_skb_load_bytes(skb, l4, buf, 8);
 		ret = ret * 3 + buf[0] + buf[7];
 		ret |= bpf_skb_store_bytes(skb, l4, buf + 2, 4, BPF_F_INVALIDATE_HASH);
+		break;
+	case 11:
+		/* Taken since Linux 6.16, -EINVAL before: the switch probes which. */
+		ret = bpf_l4_csum_replace(skb, l4_csum, old_id, new_id, F_IPV6 | 2);
 		break;
 	default:
 		ret = bpf_l4_csum_replace(skb, l4_csum, old_addr, new_addr, 16 | 4);
