@@ -9,6 +9,7 @@ be identical for every frame, for every program the executor takes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -398,10 +399,16 @@ XCHG_FILL = b"".join(
 )
 
 
-def _add_raw(switch: Switch, name: str, insns: bytes, root: Path, folder: Path) -> None:
-    """Load raw ``insns`` as a tc program, pin it and register it with them."""
-    loaded = prog_load(insns, RawLoadOptions(log_level=0, name=name))
-    assert loaded.fd is not None, (name, os.strerror(loaded.errno))
+def _add_raw(switch: Switch, name: str, insns: bytes, root: Path, folder: Path) -> str | None:
+    """Load raw ``insns`` as a tc program, pin it and register it with them.
+
+    Returns None, or the verifier's log if this kernel's verifier refuses them.
+    """
+    loaded = prog_load(insns, RawLoadOptions(log_level=1, name=name))
+    if loaded.fd is None:
+        assert loaded.errno in (errno.EACCES, errno.EINVAL), os.strerror(loaded.errno)
+        return loaded.log
+
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         pin = root / f"raw_{name}"
@@ -411,6 +418,7 @@ def _add_raw(switch: Switch, name: str, insns: bytes, root: Path, folder: Path) 
     path = folder / f"{name}.insns"
     path.write_bytes(insns)
     switch.appctl("bpf/add", name, str(pin), "reclassify=yes", f"insns={path}")
+    return None
 
 
 def test_the_jit_reads_packet_pointers_only_from_the_context(
@@ -418,8 +426,12 @@ def test_the_jit_reads_packet_pointers_only_from_the_context(
 ) -> None:
     """What the loader's analysis cannot tell apart, the JIT checks as it runs."""
     switch.add_bridge(ports=1)
+    refused = {}
     for n, (name, insns) in enumerate(AMBIGUOUS.items()):
-        _add_raw(switch, name, insns, bpffs_root, tmp_path)
+        why = _add_raw(switch, name, insns, bpffs_root, tmp_path)
+        if why is not None:  # left out on this kernel's verifier's word, never by a list
+            refused[name] = why
+            continue
         shown = json.loads(switch.appctl("bpf/show", "--json", name))
         assert shown["runs_on"] == "inproc", shown
         compared = _compare(switch, name, tmp_path, seed=100 + n)
@@ -427,6 +439,7 @@ def test_the_jit_reads_packet_pointers_only_from_the_context(
         # Frames of 80 bytes and more reached the load, and it read the packet.
         reply = json.loads(switch.appctl("bpf/test", name, str(tmp_path / f"{name}.frames")))
         assert sum(1 for run in reply["frames"] if run["kernel"].get("retval")) > 0, name
+    assert len(refused) < len(AMBIGUOUS), refused
 
     # A function other than the entry that may move the packet: before Linux 6.13 the
     # verifier left its callers' packet pointers usable when it was global, and the
@@ -442,12 +455,12 @@ def test_the_jit_reads_packet_pointers_only_from_the_context(
             EXIT,  # g: change_head
         ]
     )
-    _add_raw(switch, "mover", mover, bpffs_root, tmp_path)
+    assert _add_raw(switch, "mover", mover, bpffs_root, tmp_path) is None
     registered = switch.registered()["mover"]
     assert registered.runs_on == "kernel"
     assert re.match(r"insn 5: helper #43, which moves the packet", registered.runs_on_reason)
 
-    _add_raw(switch, "xchg_fill", XCHG_FILL, bpffs_root, tmp_path)
+    assert _add_raw(switch, "xchg_fill", XCHG_FILL, bpffs_root, tmp_path) is None
     registered = switch.registered()["xchg_fill"]
     assert registered.runs_on == "kernel"
     assert "atomic operation on a stack slot that holds a pointer" in registered.runs_on_reason
