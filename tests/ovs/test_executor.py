@@ -15,7 +15,6 @@ import os
 import platform
 import random
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
+from analyzer.insn import Insn
 from extframe.build import build
 from extframe.errors import OvsError, VerifierError
 from extframe.kernel import bpffs, libbpf
@@ -301,7 +301,7 @@ def test_in_process_runs_agree_with_the_kernel_on_every_frame(
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
-    return struct.pack("<BBhi", code, dst | src << 4, off, imm)
+    return Insn(0, code, dst, src, off, imm).to_bytes()
 
 
 EXIT = _insn(0x95)
