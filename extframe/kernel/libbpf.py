@@ -55,6 +55,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "bpf_obj_get": (ctypes.c_int, [ctypes.c_char_p]),
     "bpf_map_update_elem": (ctypes.c_int, [ctypes.c_int, c_void_p, c_void_p, ctypes.c_uint64]),
     "bpf_map_lookup_elem": (ctypes.c_int, [ctypes.c_int, c_void_p, c_void_p]),
+    "libbpf_num_possible_cpus": (ctypes.c_int, []),
     "bpf_map_delete_elem": (ctypes.c_int, [ctypes.c_int, c_void_p]),
     "bpf_map_get_next_key": (ctypes.c_int, [ctypes.c_int, c_void_p, c_void_p]),
     "bpf_prog_test_run_opts": (ctypes.c_int, [ctypes.c_int, c_void_p]),

@@ -91,6 +91,24 @@ class LoadedMap:
             raise MapError(f"lookup in map {self.name!r} failed: {os.strerror(err)}")
         return value.raw
 
+    def lookup_per_cpu(self, key: bytes) -> list[bytes] | None:
+        """A per-CPU map's values under ``key``, one for each possible CPU, or None."""
+        if not self.per_cpu:
+            raise MapError(f"map {self.name!r} is {self.map_type}, not a per-CPU map")
+        if len(key) != self.key_size:
+            raise MapError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
+        cpus = libbpf.lib().libbpf_num_possible_cpus()
+        if cpus <= 0:
+            raise MapError(f"cannot count the possible CPUs: {os.strerror(-cpus)}")
+        room = -(-self.value_size // 8) * 8
+        values = ctypes.create_string_buffer(room * cpus)
+        if libbpf.lib().bpf_map_lookup_elem(self.fd, key, values) < 0:
+            err = ctypes.get_errno()
+            if err == errno.ENOENT:
+                return None
+            raise MapError(f"lookup in map {self.name!r} failed: {os.strerror(err)}")
+        return split_per_cpu(values.raw, self.value_size)
+
     def update(self, key: bytes, value: bytes) -> None:
         """Store ``value`` under ``key`` (BPF_ANY)."""
         self._check_key(key)
@@ -129,6 +147,13 @@ class LoadedMap:
             )
         if len(key) != self.key_size:
             raise MapError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
+
+
+def split_per_cpu(raw: bytes, value_size: int) -> list[bytes]:
+    """A per-CPU value as the kernel's map syscalls give it, each CPU's padded to 8
+    bytes, cut into the CPUs' values."""
+    room = -(-value_size // 8) * 8
+    return [raw[i : i + value_size] for i in range(0, len(raw), room)]
 
 
 @dataclass(frozen=True, kw_only=True)

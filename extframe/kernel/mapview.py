@@ -372,7 +372,7 @@ def dump(
     the BTF types of the kernel's map it was made from (``fd``).
     """
     # Imported here: the loader imports nothing of this module's.
-    from extframe.kernel.loader import LoadedMap
+    from extframe.kernel.loader import LoadedMap, split_per_cpu
 
     t = map_types(fd)
     kind = libbpf.map_type_name(t.map_type)
@@ -396,28 +396,31 @@ def dump(
         "entries": [],
         "zero_entries_hidden": 0,
     }
-    if m.per_cpu:
-        out["note"] = "per-CPU values are not read yet"
-        return out
     if "array" not in kind and "hash" not in kind and "lpm" not in kind:
         out["note"] = f"{kind} maps hold no entries to list"
         return out
-    source: Mapping[bytes, bytes | None]
-    if entries is not None:
+    source: Mapping[bytes, bytes | list[bytes] | None]
+    if entries is not None and m.per_cpu:
+        source = {k: split_per_cpu(v, m.value_size) for k, v in entries.items()}
+    elif entries is not None:
         source = entries
     else:
         kernel_keys = m.keys()
-        source = {k: m.lookup(k) for k in kernel_keys}
+        read = m.lookup_per_cpu if m.per_cpu else m.lookup
+        source = {k: read(k) for k in kernel_keys}
     if entries is not None and "array" in kind:
         out["zero_entries_hidden"] = t.max_entries - sum(1 for v in entries.values() if any(v))
+    if m.per_cpu:
+        out["note"] = "a value for each CPU the kernel may run programs on, CPU 0 first"
     for key in sorted(source, key=lambda k: k[::-1]):
         raw = source[key]
         if raw is None:
             continue
-        if "array" in kind and not any(raw):
+        if "array" in kind and not any(raw if isinstance(raw, bytes) else b"".join(raw)):
             out["zero_entries_hidden"] += 1
             continue
-        out["entries"].append({"key": t.key.decode(key), "value": t.value.decode(raw)})
+        value = [t.value.decode(v) for v in raw] if isinstance(raw, list) else t.value.decode(raw)
+        out["entries"].append({"key": t.key.decode(key), "value": value})
     return out
 
 

@@ -42,6 +42,7 @@ from extframe.kernel import LoadedMap, RingReader, bpffs
 from extframe.mirror.codegen import COUNTERS, decode_record, write_action
 from extframe.mirror.pcapfilter import LINKTYPE_ETHERNET, MAX_SNAPLEN
 from extframe.ovs import registry
+from extframe.ovs.maps import ActionMap, SwitchActionMap, SwitchRingReader
 from extframe.ovs.switch import Switch
 
 #: Flows of mirrors carry this in the top 32 bits of their cookie, the pid below.
@@ -173,8 +174,9 @@ class Mirror:
         self.flow = ""
         self._registered = False
         self._flow_added = False
-        self._ring_fd: int | None = None
-        self._stats: LoadedMap | None = None
+        self._ring_fd: int | None = None  # the kernel's ring buffer, if the kernel runs it
+        self._stats: LoadedMap | ActionMap | None = None
+        self._in_switch = False  # ovs-vswitchd runs the action and keeps its maps
         self._stop_reason = ""
         self._running = False
         self._writer: RawPcapWriter | None = None
@@ -217,9 +219,15 @@ class Mirror:
                 sw, self.name, self.source, read_only=True, unrunnable="pass"
             )
             self._registered = True
-            maps = Path(record.pin_folder) / "map"
-            self._ring_fd = bpffs.open_pinned(maps / "mirror_ring")
-            self._stats = bpffs.open_pinned_map(maps / "mirror_stats")
+            if record.runs_on == "inproc":
+                # The switch keeps the ring buffer and the counters: read them there.
+                self._in_switch = True
+                kept = sw.switch_maps(self.name, "mirror_stats")
+                self._stats = SwitchActionMap(sw, self.name, kept["mirror_stats"])
+            else:
+                maps = Path(record.pin_folder) / "map"
+                self._ring_fd = bpffs.open_pinned(maps / "mirror_ring")
+                self._stats = bpffs.open_pinned_map(maps / "mirror_stats")
             sw.ofctl("add-flow", opts.bridge, self.flow)
             self._flow_added = True
         except BaseException:
@@ -295,7 +303,7 @@ class Mirror:
             return Counters()
         try:
             value = self._stats.lookup(bytes(4))
-        except MapError:
+        except (MapError, OvsError):  # OvsError: the switch keeps them, and stopped
             value = None
         if value is None:
             return Counters()
@@ -325,7 +333,7 @@ class Mirror:
 
     def run(self) -> Summary:
         """Capture until -c, --duration, a signal or a stopped switch; then clean up."""
-        assert self._ring_fd is not None
+        assert self._ring_fd is not None or self._in_switch
         opts = self.options
         self._mono_to_real = _monotonic_to_realtime()
         deadline = time.monotonic() + opts.duration if opts.duration else None
@@ -333,10 +341,19 @@ class Mirror:
         next_status = next_alive_check = 0.0
         tty = self.status.isatty()
         self._running = True
-        reader = RingReader(self._ring_fd, self._on_record)
+        reader: RingReader | SwitchRingReader
+        if self._ring_fd is None:
+            reader = SwitchRingReader(self.switch, self.name, "mirror_ring", self._on_record)
+        else:
+            reader = RingReader(self._ring_fd, self._on_record)
         try:
             while not self._stop_reason:
-                reader.poll(100)
+                try:
+                    reader.poll(100)
+                except MirrorError:
+                    if self.switch.running():
+                        raise
+                    raise self._switch_stopped() from None
                 now = time.monotonic()
                 if opts.count is not None and self._written >= opts.count:
                     self.request_stop(f"-c {opts.count}")
@@ -345,10 +362,7 @@ class Mirror:
                 if now >= next_alive_check:
                     next_alive_check = now + 1
                     if not self.switch.running():
-                        raise OvsError(
-                            f"the switch in {self.switch.run_dir} stopped while mirroring; "
-                            f"{self._written} packets were written to {opts.output}"
-                        )
+                        raise self._switch_stopped()
                 if now >= next_status:
                     next_status = now + STATUS_EVERY
                     shown = self._show_status(shown, tty)
@@ -368,6 +382,12 @@ class Mirror:
             flow=self.flow,
             action=self.name,
             output=opts.output,
+        )
+
+    def _switch_stopped(self) -> OvsError:
+        return OvsError(
+            f"the switch in {self.switch.run_dir} stopped while mirroring; "
+            f"{self._written} packets were written to {self.options.output}"
         )
 
     def _show_status(self, shown: Counters, tty: bool, final: Counters | None = None) -> Counters:
@@ -409,10 +429,11 @@ class Mirror:
         ``failed``: the mirror never started; a pcap it created goes too.
         """
         self._remove_flow()
-        for fd in (self._ring_fd, self._stats.fd if self._stats else None):
+        stats_fd = self._stats.fd if isinstance(self._stats, LoadedMap) else None
+        for fd in (self._ring_fd, stats_fd):
             if fd is not None:
                 os.close(fd)
-        self._ring_fd, self._stats = None, None
+        self._ring_fd, self._stats, self._in_switch = None, None, False
         if self._registered:
             try:
                 registry.unregister(self.switch, self.name, force=True)

@@ -13,13 +13,15 @@ tests) never writes the map that the program does not read.
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from extframe.errors import MapError, OvsError
+from extframe.errors import MapError, MirrorError, OvsError
 from extframe.kernel import bpffs, mapview
 from extframe.kernel.loader import LoadedMap
 from extframe.ovs.switch import Switch, SwitchMap
@@ -116,7 +118,63 @@ class SwitchActionMap(ActionMap):
             raise MapError(f"delete from map {self.name!r} failed: {e.message}") from None
 
     def items(self) -> Mapping[bytes, bytes]:
-        return self.switch.switch_maps(self.action)[self.name].entries
+        return self.switch.switch_maps(self.action, self.name)[self.name].entries
+
+
+class SwitchRingReader:
+    """The records of a ring buffer that the switch keeps, read through
+    ``bpf/ringbuf-read``; as ``extframe.kernel.RingReader`` reads a kernel's.
+
+    The switch hands over records in batches and forgets them; those that
+    ``on_record`` did not take (it returned True) wait here for the next call.
+    """
+
+    def __init__(
+        self, switch: Switch, action: str, name: str, on_record: Callable[[bytes], bool | None]
+    ) -> None:
+        self.switch, self.action, self.name = switch, action, name
+        self._on_record = on_record
+        self._waiting: deque[bytes] = deque()
+        self._more = False
+
+    def _hand_over(self) -> tuple[int, bool]:
+        """Records to ``on_record`` until it says stop; how many, and whether it did."""
+        n = 0
+        while self._waiting:
+            n += 1
+            if self._on_record(self._waiting.popleft()):
+                return n, True
+        return n, False
+
+    def _read(self) -> None:
+        try:
+            records, self._more = self.switch.ringbuf_read(self.action, self.name)
+        except OvsError as e:
+            raise MirrorError(f"cannot read ring buffer {self.name!r}: {e.message}") from None
+        self._waiting.extend(records)
+
+    def consume(self) -> int:
+        """Read every record there is now, without waiting."""
+        n, stopped = self._hand_over()
+        while not stopped:
+            self._read()
+            if not self._waiting:
+                break
+            got, stopped = self._hand_over()
+            n += got
+        return n
+
+    def poll(self, timeout_ms: int) -> int:
+        """Read the records there are; if there are none, wait ``timeout_ms`` first."""
+        if not self._waiting and not self._more:
+            self._read()
+            if not self._waiting:
+                time.sleep(timeout_ms / 1000)
+                self._read()
+        return self.consume()
+
+    def close(self) -> None:
+        self._waiting.clear()
 
 
 def _switch_map(maps: Mapping[str, SwitchMap], name: str) -> SwitchMap | None:

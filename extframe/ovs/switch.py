@@ -255,18 +255,36 @@ _Hex = Annotated[str, Field(pattern=r"^([0-9a-f]{2})+$")]
 
 
 class _MapReply(BaseModel):
-    """One map of ``bpf/map-dump NAME`` (lib/bpf-action.c: bpf_unixctl_map_dump())."""
+    """One map of ``bpf/map-dump NAME`` (lib/bpf-action.c: bpf_unixctl_map_dump()).
+
+    A ring buffer has no keys, values or entries; a per-CPU map says for how
+    many CPUs it holds a value.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     type: Annotated[int, Field(ge=0)]
-    key_size: Annotated[int, Field(ge=1)]
-    value_size: Annotated[int, Field(ge=1)]
+    key_size: Annotated[int, Field(ge=0)]
+    value_size: Annotated[int, Field(ge=0)]
     max_entries: Annotated[int, Field(ge=1)]
     entries: dict[_Hex, _Hex]
+    cpus: Annotated[int, Field(ge=1)] = 1
+    pending_bytes: Annotated[int, Field(ge=0)] = 0
 
 
 _MAP_DUMP_REPLY = TypeAdapter(dict[str, _MapReply])
+
+
+class _RingRead(BaseModel):
+    """``bpf/ringbuf-read NAME MAP``'s reply (bpf_unixctl_ringbuf_read())."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    records: list[Annotated[str, Field(pattern=r"^([0-9a-f]{2})*$")]]
+    more: bool
+
+
+_RING_READ_REPLY = TypeAdapter(_RingRead)
 
 
 @dataclass(frozen=True)
@@ -283,6 +301,12 @@ class SwitchMap:
     value_size: int
     max_entries: int
     entries: dict[bytes, bytes]
+    cpus: int = 1  # a per-CPU map's values: one for each, each padded to 8 bytes
+
+    @property
+    def value_bytes(self) -> int:
+        """The size of a value in ``entries``."""
+        return self.value_size if self.cpus == 1 else self.cpus * -(-self.value_size // 8) * 8
 
 
 def parse_map_dump(text: str) -> dict[str, SwitchMap]:
@@ -290,10 +314,17 @@ def parse_map_dump(text: str) -> dict[str, SwitchMap]:
     out = {}
     for name, m in _read_reply(_MAP_DUMP_REPLY, "bpf/map-dump", text).items():
         entries = {bytes.fromhex(k): bytes.fromhex(v) for k, v in m.entries.items()}
-        if any(len(k) != m.key_size or len(v) != m.value_size for k, v in entries.items()):
+        kept = SwitchMap(name, m.type, m.key_size, m.value_size, m.max_entries, entries, m.cpus)
+        if any(len(k) != m.key_size or len(v) != kept.value_bytes for k, v in entries.items()):
             raise _unexpected("bpf/map-dump", f"map {name}: an entry is not of the map's sizes")
-        out[name] = SwitchMap(name, m.type, m.key_size, m.value_size, m.max_entries, entries)
+        out[name] = kept
     return out
+
+
+def parse_ringbuf_read(text: str) -> tuple[list[bytes], bool]:
+    """``bpf/ringbuf-read``'s records, in order, and whether more are left."""
+    reply = _read_reply(_RING_READ_REPLY, "bpf/ringbuf-read", text)
+    return [bytes.fromhex(r) for r in reply.records], reply.more
 
 
 class Switch:
@@ -526,9 +557,17 @@ class Switch:
         """The switch's actions, by name, read from ``bpf/list --json``."""
         return parse_bpf_list(self._report("bpf/list", "--json"))
 
-    def switch_maps(self, name: str) -> dict[str, SwitchMap]:
-        """The maps the switch keeps for ``name``, which it must run in-process."""
-        return parse_map_dump(self.appctl("bpf/map-dump", name))
+    def switch_maps(self, name: str, only: str | None = None) -> dict[str, SwitchMap]:
+        """The maps the switch keeps for ``name``, which it must run in-process
+        (only its map ``only``, by the kernel's name of it, if given)."""
+        return parse_map_dump(self.appctl("bpf/map-dump", name, *([only] if only else [])))
+
+    def ringbuf_read(
+        self, name: str, map_name: str, max_bytes: int = 1 << 20
+    ) -> tuple[list[bytes], bool]:
+        """Take the records of ring buffer ``map_name`` of ``name``, about
+        ``max_bytes`` of them; and whether more are left."""
+        return parse_ringbuf_read(self.appctl("bpf/ringbuf-read", name, map_name, str(max_bytes)))
 
     def map_update(self, name: str, map_name: str, key: bytes, value: bytes) -> None:
         """``map[key] = value`` in a map the switch keeps for ``name`` (BPF_ANY)."""

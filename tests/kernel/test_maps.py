@@ -9,8 +9,10 @@ import pytest
 
 from extframe.build import build
 from extframe.errors import MapError
+from extframe.kernel import libbpf
 from extframe.kernel.loader import LoadedObject, load_object
 from extframe.kernel.mapview import dump, map_types
+from extframe.kernel.testrun import RunInput, run
 from tests.conftest import ROOT, cli
 
 pytestmark = pytest.mark.kernel
@@ -136,3 +138,23 @@ def test_run_shows_the_maps_after_the_packets() -> None:
     assert run.returncode == 0, run.stderr
     assert "map port_stats (hash, 1 shown of max 1024)" in run.stdout
     assert "3: {packets = 1, bytes = 42}" in run.stdout
+
+
+def test_per_cpu_maps_show_a_value_for_each_possible_cpu(build_dir: Path) -> None:
+    """A kernel's per-CPU map, read with a buffer of the kernel's size, one value a CPU."""
+    prog = ROOT / "tests" / "ovs" / "progs" / "percpu_maps.c"
+    with load_object(build(prog, build_dir / "percpu_maps.o")) as o:
+        frame = bytes(12) + b"\x08\x00" + bytes(50)
+        for _ in range(3):
+            run(o.program("percpu_maps"), RunInput(packet=frame))
+        m = o.map("by_len")
+        with pytest.raises(MapError, match="per-CPU maps is not supported"):
+            m.lookup(bytes(4))  # a value-sized buffer would overflow
+        values = m.lookup_per_cpu((len(frame) % 8).to_bytes(4, "little"))
+        assert values is not None and len(values) == libbpf.lib().libbpf_num_possible_cpus()
+        assert sorted(int.from_bytes(v, "little") for v in values)[-1] == 3 * len(frame)
+        d = dump(m.fd)
+        (entry,) = d["entries"]
+        assert entry["key"] == len(frame) % 8 and sum(entry["value"]) == 3 * len(frame)
+        assert "a value for each CPU" in d["note"]
+        assert d["zero_entries_hidden"] == 7

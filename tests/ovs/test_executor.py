@@ -30,8 +30,12 @@ from extframe.errors import OvsError, VerifierError
 from extframe.kernel import bpffs, libbpf
 from extframe.kernel.bpf_syscall import RawLoadOptions, prog_load
 from extframe.kernel.loader import load_object
+from extframe.mirror.codegen import mirror_source
+from extframe.mirror.pcapfilter import compile_filter
 from extframe.ovs.registry import read_record
 from tests.conftest import ACTIONS, cli
+from tests.kernel.test_mirror_filters import FILTERS as MIRROR_FILTERS
+from tests.kernel.test_mirror_filters import corpus
 from tests.ovs.conftest import Switch, pins, port_packets, port_stats
 from tests.packets import generate
 
@@ -84,6 +88,16 @@ MUST_RUN_IN_PROCESS = {
     "ro_subprog_reads",  # a stack buffer handed to a subprogram
     "sneaky_helper_offset",  # the context pointer overwritten by a constant
     "map_binding",  # two maps of one definition, two globals in one value
+    "percpu_maps",  # per-CPU array, hash and LRU hash: the run's own CPU slot
+    "ringbuf_records",  # reserve, submit, discard and output, into a ring that fills
+    # bpf_csum_diff(), as this kernel's returns it (probed), and the length
+    # helpers bpf_skb_change_tail() and bpf_skb_adjust_room().
+    "helper_csum_diff",
+    "helper_change_tail",
+    "helper_adjust_room",
+    "change_tail",
+    "ro_csum_diff",
+    "ringbuf_fault",  # a record reserved across bpf_skb_adjust_room()
 }
 
 
@@ -128,14 +142,21 @@ def _calls(insns: bytes) -> set[int]:
     }
 
 
-def _compare(switch: Switch, name: str, folder: Path, seed: int, exact: bool = True) -> Compared:
-    """Run the oracle's frames through both executors of ``name``.
+def _compare(
+    switch: Switch,
+    name: str,
+    folder: Path,
+    seed: int,
+    exact: bool = True,
+    frames: list[bytes] | None = None,
+) -> Compared:
+    """Run the oracle's frames (or ``frames``) through both executors of ``name``.
 
     ``exact``: compare everything; otherwise (a program that reads the clock)
     only whether each frame ran.
     """
     rng = random.Random(seed)
-    frames = generate(seed, FRAMES)
+    frames = frames or generate(seed, FRAMES)
     lines, marks = [], []
     for frame in frames:
         mark = rng.choice([0, 1, 0xFFFFFFFF, rng.getrandbits(32)])
@@ -144,9 +165,12 @@ def _compare(switch: Switch, name: str, folder: Path, seed: int, exact: bool = T
         marks.append(mark)
     path = folder / f"{name}.frames"
     path.write_text("\n".join(lines) + "\n")
-    reply = json.loads(switch.appctl("bpf/test", name, str(path)))
+    # On the highest CPU there is: a run that used CPU 0's per-CPU values
+    # instead of its own would differ (where there is more than one).
+    cpu = max(os.sched_getaffinity(0))
+    reply = json.loads(switch.appctl("bpf/test", name, str(path), str(cpu)))
     runs, maps = reply["frames"], reply["maps"]
-    assert len(runs) == FRAMES
+    assert len(runs) == len(frames)
     # A compiled program is also run by the interpreter: both are held to the kernel.
     engines = ["inproc", "interp"] if reply["engine"] == "jit" else ["inproc"]
     assert all(set(run) == {"kernel", *engines} for run in runs)
@@ -184,6 +208,15 @@ def _compare(switch: Switch, name: str, folder: Path, seed: int, exact: bool = T
         ],
         map_entries=sum(len(both["kernel"] or {}) for both in maps.values()),
     )
+
+
+def _possible_cpus() -> list[int]:
+    """The kernel's possible CPUs, which size its per-CPU values."""
+    cpus = []
+    for part in Path("/sys/devices/system/cpu/possible").read_text().strip().split(","):
+        low, _, high = part.partition("-")
+        cpus += range(int(low), int(high or low) + 1)
+    return cpus
 
 
 def _without_pushed_tag(run: dict[str, object]) -> dict[str, object]:
@@ -283,6 +316,15 @@ def test_in_process_runs_agree_with_the_kernel_on_every_frame(
     # ... and the maps' contents were compared after runs that filled them.
     for stem in ("port_counter", "flow_counter", "ro_map_update_by_header", "atomic_r0"):
         assert in_process[stem].map_entries > 0, stem
+    # Per-CPU values: one for each CPU, the test's own written, the others zero.
+    by_len = in_process["percpu_maps"].maps["by_len"]["kernel"]
+    assert by_len and all(len(v) == 16 * len(_possible_cpus()) for v in by_len.values())
+    assert in_process["percpu_maps"].dropped > 0 and in_process["percpu_maps"].marked > 0
+    # Ring buffer records, in order, and the point where the ring was full.
+    ring = in_process["ringbuf_records"].maps
+    assert len(ring["events"]["kernel"] or {}) > 20, ring["events"]
+    assert ring["failed"]["kernel"] and in_process["ringbuf_records"].marked > 0
+    assert len(ring["exact"]["kernel"] or {}) == 7  # the 8th would fill it to the last byte
     assert in_process["atomic_r0"].dropped > 0  # an old value of 2 came back as the verdict
     # The length changed both ways, and a tag left in the metadata was put into the
     # bytes only by programs that call the VLAN helpers.
@@ -295,9 +337,53 @@ def test_in_process_runs_agree_with_the_kernel_on_every_frame(
     # first one went into the bytes, and the kernel's run agrees on those).
     for stem in ("helper_vlan_push", "vlan_push_twice"):
         assert in_process[stem].tags_pushed == FRAMES * 2, (stem, in_process[stem].tags_pushed)
+    # bpf_csum_diff()'s results went into the marks and IPv4 checksums; the length
+    # helpers changed lengths both ways, in-process too.
+    assert in_process["helper_csum_diff"].marked > FRAMES // 2
+    assert in_process["helper_csum_diff"].changed > FRAMES // 10
+    for stem in ("helper_change_tail", "helper_adjust_room", "change_tail"):
+        assert in_process[stem].changed > FRAMES // 3, stem
+    # ... but not with a VLAN helper, which moves the network header its own way.
+    assert "helper #50 reads where the network header starts" in in_kernel["adjust_room_vlan"]
     # Whatever runs in the kernel says which instruction needs what.
     for stem, why in in_kernel.items():
         assert re.match(r"insn \d+[: ]", why), (stem, why)
+
+
+def test_the_mirror_runs_in_process_as_in_the_kernel(
+    switch: Switch, bpffs_root: Path, tmp_path: Path
+) -> None:
+    """The mirror's generated action for every filter of its test table.
+
+    Its records carry the clock (bpf_ktime_get_ns()), so runs are compared
+    without it: the verdicts, the counters, and the ring buffer's records
+    with their first 8 bytes (the time) left out. The scratch record, built
+    in a slot per CPU, holds the time too and is not compared.
+    """
+    switch.add_bridge(ports=1)
+    frames = [bytes(f) for f in corpus()]
+    frames += generate(7, FRAMES - len(frames))
+    captured = 0
+    for n, expr in enumerate(MIRROR_FILTERS):
+        src = tmp_path / f"mirror{n}.c"
+        src.write_text(
+            mirror_source(compile_filter(expr, 256), expr, snaplen=256, ring_bytes=1 << 20)
+        )
+        name = f"m{n}"
+        assert _add(switch, name, src, bpffs_root, tmp_path) is None
+        assert switch.registered()[name].runs_on == "inproc", switch.registered()[name]
+        c = _compare(switch, name, tmp_path, seed=n, exact=False, frames=frames)
+        switch.appctl("bpf/del", name)
+        assert not c.differing, (expr, c.differing[:2])
+        assert c.engine == "jit" or platform.machine() != "x86_64", (expr, c.engine)
+        stats, ring = c.maps["mirror_stats"], c.maps["mirror_ring"]
+        assert stats["kernel"] is not None and ring["kernel"] is not None, (expr, ring)
+        assert all(stats[e] == stats["kernel"] for e in stats), (expr, stats)
+        records = {e: [r[16:] for r in rs.values()] for e, rs in ring.items()}
+        assert all(records[e] == records["kernel"] for e in records), (expr, records)
+        captured += len(records["kernel"])
+    # The filters selected frames, and their records were compared.
+    assert captured > FRAMES * 3, captured
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -585,13 +671,13 @@ def test_register_says_what_runs_the_action_and_can_force_it(
     assert "runs in-process in ovs-vswitchd" in r.stdout
 
     # A helper it does not offer: refused when in-process is asked for, by line.
-    r = cli("register", "tail", str(EFFECTS / "change_tail.c"), "--executor", "inproc", *at)
+    r = cli("register", "ecn", str(EFFECTS / "ecn_set_ce.c"), "--executor", "inproc", *at)
     assert r.returncode != 0
     error = [ln for ln in r.stderr.splitlines() if ln.startswith("extframe: error:")]
     assert len(error) == 1 and "cannot run in-process" in error[0], r.stderr
-    assert re.search(r"insn \d+ \(change_tail\.c:\d+: .*\): helper #38 is not offered", error[0])
-    assert "tail" not in _listed(switch)
-    assert not [p for p in pins(bpffs_root) if "tail" in p]
+    assert re.search(r"insn \d+ \(ecn_set_ce\.c:\d+: .*\): helper #97 is not offered", error[0])
+    assert "ecn" not in _listed(switch)
+    assert not [p for p in pins(bpffs_root) if "ecn" in p]
 
     # A context field it does not offer: the kernel runs it, and says why.
     r = cli("register", "hash", str(PROGS / "reads_hash.c"), *at)
@@ -782,3 +868,95 @@ def test_maps_live_in_the_switch_with_executor_inproc(switch: Switch, bpffs_root
     assert r.returncode == 0, r.stderr
     with pytest.raises(OvsError, match="kcount runs in the kernel"):
         switch.appctl("bpf/map-dump", "kcount")
+
+
+def test_per_cpu_maps_and_ring_buffers_live_in_the_switch(switch: Switch, bpffs_root: Path) -> None:
+    """percpu_maps and ringbuf_records in-process, read through unixctl and extframe."""
+    switch.add_bridge(ports=2)
+    at = _at(switch)
+    for name, prog in (("pc", "percpu_maps"), ("rb", "ringbuf_records")):
+        r = cli("register", name, str(PROGS / f"{prog}.c"), "--executor", "inproc", *at)
+        assert r.returncode == 0, r.stderr
+    switch.ofctl("add-flow", "br0", "in_port=1,actions=bpf(rb),bpf(pc),output:2")
+    frame = bytes(
+        Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:04")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=1000, dport=53)
+        / Raw(b"hello")
+    )
+    for _ in range(5):
+        switch.send("p1", frame)
+    switch.settle()
+
+    # A per-CPU value for each possible CPU; the runs added to one of them.
+    cpus = len(_possible_cpus())
+    r = cli("maps", "pc", "--map", "by_len", "--json", *at)
+    assert r.returncode == 0, r.stderr
+    (dumped,) = json.loads(r.stdout)
+    (entry,) = dumped["entries"]
+    assert entry["key"] == len(frame) % 8
+    assert len(entry["value"]) == cpus and sum(entry["value"]) == 5 * len(frame), entry
+    assert sum(1 for v in entry["value"] if v) == 1, entry
+    # One value given for all CPUs, as the kernel's map syscalls cannot take it.
+    r = cli("maps", "pc", "--map", "by_len", "--set", "0=7", *at)
+    assert r.returncode == 0, r.stderr
+    only = switch.switch_maps("pc", "by_len")
+    assert list(only) == ["by_len"] and only["by_len"].cpus == cpus
+    assert only["by_len"].entries[bytes(4)] == (7).to_bytes(8, "little") * cpus
+
+    # The ring buffer's records, in order: each frame's event, then its output.
+    records, more = switch.ringbuf_read("rb", "events")
+    assert not more and len(records) == 10, records
+    for event, output in zip(records[::2], records[1::2], strict=True):
+        assert int.from_bytes(event[:4], "little") == len(frame)
+        assert event[8:28] == frame[:20]
+        assert output == frame[:14] + bytes(1 + (len(frame) & 31) - 14)
+    assert switch.ringbuf_read("rb", "events") == ([], False)  # taken: gone
+    dump = json.loads(switch.appctl("bpf/map-dump", "rb", "events"))
+    assert dump["events"]["pending_bytes"] == 0 and dump["events"]["entries"] == {}
+    # ... read in batches as small as one record.
+    switch.send("p1", frame)
+    switch.settle()
+    first, more = switch.ringbuf_read("rb", "events", 1)
+    assert len(first) == 1 and more
+    assert switch.ringbuf_read("rb", "events", 1)[0] == records[1:2]
+
+    with pytest.raises(OvsError, match="map failed is not a ring buffer"):
+        switch.appctl("bpf/ringbuf-read", "rb", "failed")
+    with pytest.raises(OvsError, match="map events is a ring buffer"):
+        switch.appctl("bpf/map-update", "rb", "events", "00", "00")
+    with pytest.raises(OvsError, match="BYTES must be a positive number"):
+        switch.appctl("bpf/ringbuf-read", "rb", "events", "0")
+
+
+def test_a_run_that_fails_releases_its_ring_buffer_records(
+    switch: Switch, bpffs_root: Path, tmp_path: Path
+) -> None:
+    """A helper that cannot run on a frame fails the run only at its end.
+
+    ringbuf_fault reserves a record, then calls bpf_skb_adjust_room() in NET
+    mode, which on a 20-byte IPv4 frame would have the kernel read bytes its
+    buffer holds past the frame. The JIT and the interpreter both run on to
+    the submit, then drop the frame; had the interpreter stopped at the
+    helper, its record would stay reserved and no later record be read.
+    """
+    switch.add_bridge(ports=1)
+    assert _add(switch, "rf", PROGS / "ringbuf_fault.c", bpffs_root, tmp_path) is None
+    ok = bytes(Ether() / IP() / UDP() / Raw(b"x" * 20))
+    short = bytes(Ether(type=0x0800)) + bytes(6)
+    frames = [(ok, 0), (short, 1), (ok, 0), (ok, 0), (ok, 0)]
+    path = tmp_path / "rf.frames"
+    path.write_text("".join(f"{f.hex()} 0 0 {arg} 1\n" for f, arg in frames))
+    reply = json.loads(switch.appctl("bpf/test", "rf", str(path)))
+    engines = ["inproc", "interp"] if reply["engine"] == "jit" else ["inproc"]
+    for e in engines:
+        outcomes = [run[e]["outcome"] for run in reply["frames"]]
+        assert outcomes == ["ran", "fault", "ran", "ran", "ran"], outcomes
+        assert "would move bytes from past" in reply["frames"][1][e]["error"]
+        # Every run went on to its submit and its count, the failed one too.
+        records = reply["maps"]["events"][e]
+        assert len(records) == 5, records
+        assert reply["maps"]["after"][e] == {"00000000": (5).to_bytes(8, "little").hex()}
+    # The kernel refuses to run on the short frame at all.
+    assert reply["frames"][1]["kernel"]["outcome"] == "unrunnable"
+    assert len(reply["maps"]["events"]["kernel"]) == 4

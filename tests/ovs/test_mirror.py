@@ -160,6 +160,7 @@ def test_mirror_captures_what_tcpdump_selects_and_changes_no_forwarding(
     with _tcpdump(h2, tmp_path / "during.pcap") as during:
         traffic.send_frames(h1, frames)
         dp = _dp_flows(sandbox.switch)
+        runs_on = {n: r.runs_on for n, r in sandbox.switch.registered().items()}
     t1 = time.time()
     code, stdout, stderr = mirror.stop(signal.SIGINT)
     assert code == 0, stderr
@@ -170,6 +171,8 @@ def test_mirror_captures_what_tcpdump_selects_and_changes_no_forwarding(
     # The datapath ran the mirror without re-classifying.
     assert any("bpf(" in f for f in dp), dp
     assert not any("recirc(" in f for f in dp), dp
+    # ... in-process: the records came through the switch's own ring buffer.
+    assert runs_on == {f"mirror_{mirror.proc.pid}": "inproc"}, runs_on
 
     # The pcap: exactly what tcpdump selects, with lengths and sane timestamps.
     records = list(RawPcapReader(str(out)))

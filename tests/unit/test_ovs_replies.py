@@ -13,8 +13,16 @@ from typing import Any
 
 import pytest
 
-from extframe.errors import OvsError
-from extframe.ovs.switch import Registered, Switch, parse_bpf_list, parse_bpf_show
+from extframe.errors import MirrorError, OvsError
+from extframe.ovs.maps import SwitchRingReader
+from extframe.ovs.switch import (
+    Registered,
+    Switch,
+    parse_bpf_list,
+    parse_bpf_show,
+    parse_map_dump,
+    parse_ringbuf_read,
+)
 
 # A reply as the switch writes it, with a path that holds a space, quotes and
 # a backslash: JSON escapes them, so the path comes back exactly.
@@ -189,3 +197,79 @@ class _OlderSwitch(Switch):
 def test_a_switch_without_json_replies_says_its_series_is_out_of_date(ask: Any) -> None:
     with pytest.raises(OvsError, match=r"has no bpf/(list|show) --json .*out of date"):
         ask(_OlderSwitch(Path("/nonexistent")))
+
+
+def test_map_dump_reads_per_cpu_values_and_ring_buffers() -> None:
+    reply = json.dumps(
+        {
+            "by_len": {
+                "type": 6,
+                "key_size": 4,
+                "value_size": 4,
+                "max_entries": 8,
+                "cpus": 2,
+                "entries": {"01000000": "0700000000000000" + "0900000000000000"},
+            },
+            "events": {
+                "type": 27,
+                "key_size": 0,
+                "value_size": 0,
+                "max_entries": 4096,
+                "pending_bytes": 48,
+                "entries": {},
+            },
+        }
+    )
+    maps = parse_map_dump(reply)
+    assert maps["by_len"].cpus == 2 and maps["by_len"].value_bytes == 16
+    assert maps["by_len"].entries == {b"\1\0\0\0": bytes.fromhex("07" + "00" * 7 + "09" + "00" * 7)}
+    assert maps["events"].entries == {} and maps["events"].value_bytes == 0
+    # A per-CPU value of one CPU's size is not what the switch says it holds.
+    short = json.loads(reply)
+    short["by_len"]["entries"] = {"01000000": "07000000"}
+    assert "an entry is not of the map's sizes" in _refused(parse_map_dump, json.dumps(short))
+
+
+def test_ringbuf_read_keeps_the_records_order() -> None:
+    assert parse_ringbuf_read('{"records": ["0102", "", "ff"], "more": true}') == (
+        [b"\1\2", b"", b"\xff"],
+        True,
+    )
+    assert "more: Field required" in _refused(parse_ringbuf_read, '{"records": []}')
+    assert "String should match pattern" in _refused(
+        parse_ringbuf_read, '{"records": ["xyz"], "more": false}'
+    )
+
+
+class _RingSwitch(Switch):
+    """A switch whose ring buffer hands out the given batches, one a call."""
+
+    def __init__(self, batches: list[tuple[list[bytes], bool]]) -> None:
+        super().__init__(Path("/nonexistent"))
+        self.batches = batches
+        self.calls = 0
+
+    def ringbuf_read(
+        self, name: str, map_name: str, max_bytes: int = 1 << 20
+    ) -> tuple[list[bytes], bool]:
+        self.calls += 1
+        return self.batches.pop(0) if self.batches else ([], False)
+
+
+def test_the_switch_ring_reader_keeps_what_the_callback_did_not_take() -> None:
+    sw = _RingSwitch([([b"a", b"b", b"c"], True), ([b"d"], False)])
+    got: list[bytes] = []
+    reader = SwitchRingReader(sw, "m", "ring", lambda r: got.append(r) or len(got) == 2)
+    assert reader.consume() == 2 and got == [b"a", b"b"]  # stopped after the second
+    assert reader.poll(0) == 2 and got == [b"a", b"b", b"c", b"d"]  # the rest, then more
+    assert reader.consume() == 0 and sw.calls == 4  # each read to empty ends on an empty one
+
+
+def test_the_switch_ring_reader_says_what_failed() -> None:
+    class Gone(Switch):
+        def ringbuf_read(self, *args: object, **kwargs: object) -> tuple[list[bytes], bool]:
+            raise OvsError("cannot connect to ovs-vswitchd")
+
+    reader = SwitchRingReader(Gone(Path("/nonexistent")), "m", "ring", lambda r: None)
+    with pytest.raises(MirrorError, match="cannot read ring buffer 'ring': cannot connect"):
+        reader.poll(0)
