@@ -33,7 +33,7 @@ def good_pmd(key: str) -> PmdSample:
         recirculations=P if c.reclassified else 0,
         busy_cycles=P * (4000 if c.action else 2000),
         median_cycles=3000.0 if c.action else 1500.0,
-        histogram_packets=P,
+        histogram_iterations=-(-P // datapath.PMD_BURST),  # full bursts
         action_packets={n: (P if n == c.action else 0) for n in datapath.REGISTRATIONS},
         action_errors={n: 0 for n in datapath.REGISTRATIONS},
     )
@@ -171,7 +171,9 @@ def test_a_pmd_round_that_measured_its_configuration_passes(key: str) -> None:
         ("a", {"main_packets": 7}, "the main thread received 7 packets"),
         ("b", {"pmd_packets": P - 100, "busy_cycles": 1}, "the PMD thread received 49900"),
         ("a", {"busy_cycles": 0}, "no PMD cycles counted"),
-        ("a", {"histogram_packets": P // 2}, "cycles/pkt histogram holds 25000"),
+        ("a", {"histogram_iterations": P + 1}, "cycles/pkt histogram holds 50001"),
+        ("a", {"histogram_iterations": 100}, "cycles/pkt histogram holds 100 iterations"),
+        ("a", {"histogram_iterations": P}, "not bursts of up to 32: this switch's netdev-dummy"),
         ("b", {"recirculations": 5000}, "1.100 datapath passes per packet, expected 1"),
         ("c", {"recirculations": 0}, "1.000 datapath passes per packet, expected 2"),
         ("d", {"action_packets": {"ro": 0, "ro_rc": 0, "ttl": 9}}, "bpf/show ttl counted 9"),
