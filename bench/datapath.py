@@ -843,8 +843,12 @@ class PmdBench:
         while True:
             stats = pmd_threads(ctl.call("dpif-netdev/pmd-stats-show"))
             perf = ctl.call("dpif-netdev/pmd-perf-show", "-pmd", str(self.core))
+            received = sum(t.get("packets received", 0) for t in stats.values())
             iterations = sum(n for _, n in cycles_histogram(perf))
-            if iterations == last or time.monotonic() > deadline:
+            # At least one iteration per burst of the packets received, and no
+            # new one since the last reading.
+            done = iterations == last and iterations >= -(-received // PMD_BURST)
+            if done or time.monotonic() > deadline:
                 return stats, perf
             last = iterations
             time.sleep(0.002)

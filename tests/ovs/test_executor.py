@@ -799,6 +799,16 @@ def _port_packets_in_switch(switch: Switch, name: str, port: int = 1) -> int | N
     return None if value is None else int.from_bytes(bytes.fromhex(value)[:8], "little")
 
 
+def _udp_frame(src_mac: str) -> bytes:
+    """A small UDP frame from ``src_mac``, 10.0.0.1 to 10.0.0.2 port 53."""
+    return bytes(
+        Ether(src=src_mac, dst="02:00:00:00:00:04")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=1000, dport=53)
+        / Raw(b"hello")
+    )
+
+
 def test_maps_live_in_the_switch_with_executor_inproc(switch: Switch, bpffs_root: Path) -> None:
     """port_counter in-process: its map is the switch's, read and written through unixctl."""
     switch.add_bridge(ports=2)
@@ -807,12 +817,7 @@ def test_maps_live_in_the_switch_with_executor_inproc(switch: Switch, bpffs_root
     assert r.returncode == 0, r.stderr
     assert "runs in-process" in r.stdout
     switch.ofctl("add-flow", "br0", "in_port=1,ip,actions=bpf(count),output:2")
-    frame = bytes(
-        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-        / IP(src="10.0.0.1", dst="10.0.0.2")
-        / UDP(sport=1000, dport=53)
-        / Raw(b"hello")
-    )
+    frame = _udp_frame("02:00:00:00:00:01")
 
     def send(n: int) -> None:
         for _ in range(n):
@@ -878,12 +883,7 @@ def test_per_cpu_maps_and_ring_buffers_live_in_the_switch(switch: Switch, bpffs_
         r = cli("register", name, str(PROGS / f"{prog}.c"), "--executor", "inproc", *at)
         assert r.returncode == 0, r.stderr
     switch.ofctl("add-flow", "br0", "in_port=1,actions=bpf(rb),bpf(pc),output:2")
-    frame = bytes(
-        Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:04")
-        / IP(src="10.0.0.1", dst="10.0.0.2")
-        / UDP(sport=1000, dport=53)
-        / Raw(b"hello")
-    )
+    frame = _udp_frame("02:00:00:00:00:02")  # an even source MAC: its events are kept
     for _ in range(5):
         switch.send("p1", frame)
     switch.settle()
