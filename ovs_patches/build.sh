@@ -78,6 +78,10 @@ for p in "${patches[@]}"; do
 done
 
 jobs=$(nproc)
+# The tools' temporary files (GNU make leaves one Gm* file per build) go to
+# a folder of the build's own, removed when it is done, not to /tmp.
+export TMPDIR=$dest/tmp
+mkdir -m 700 "$TMPDIR"
 say "[3/5] regenerating the build system (the series adds files)"
 (cd "$dest/src" && autoreconf --install --force) >> "$log" 2>&1 || fail "autoreconf"
 say "[4/5] configuring"
@@ -85,6 +89,7 @@ say "[4/5] configuring"
     --sysconfdir="$dest/etc" --enable-silent-rules) >> "$log" 2>&1 || fail "configure"
 say "[5/5] building with $jobs jobs (about 3 minutes on 2 cores)"
 (cd "$dest/src" && make -j"$jobs" && make install) >> "$log" 2>&1 || fail "make"
+rm -rf "$TMPDIR"
 
 touch "$dest/.complete"
 say "built $dest"
