@@ -688,7 +688,11 @@ MAPS = Command(
     "the kernel keeps for each map. Integers are in host order; __be16/__be32 fields "
     "are converted from network order, a __be32 is shown as an IPv4 address, __u8[6] "
     "as a MAC and __u8[16] as an IPv6 address; structs are {member = value}. The same "
-    "notation is what vectors files accept. All-zero array entries are not shown.",
+    "notation is what vectors files accept. All-zero array entries are not shown. A "
+    "per-CPU map shows a list of values, one for each CPU the kernel may run programs "
+    "on, CPU 0 first; --set of one value into a per-CPU map the switch keeps sets it "
+    "for every CPU. A ring buffer holds no entries to show (`extframe mirror` reads "
+    "one).",
     examples=(
         Example("load actions/port_counter.c"),
         Example("maps port_counter"),
