@@ -27,6 +27,7 @@ from extframe.kernel.loader import (
     LoadOptions,
     check_elf,
     load_object,
+    per_cpu_room,
     program_identity,
     read_object,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "check_elf",
     "load_object",
     "mapview",
+    "per_cpu_room",
     "prog_load_whole_log",
     "program_identity",
     "read_object",

@@ -100,8 +100,7 @@ class LoadedMap:
         cpus = libbpf.lib().libbpf_num_possible_cpus()
         if cpus <= 0:
             raise MapError(f"cannot count the possible CPUs: {os.strerror(-cpus)}")
-        room = -(-self.value_size // 8) * 8
-        values = ctypes.create_string_buffer(room * cpus)
+        values = ctypes.create_string_buffer(per_cpu_room(self.value_size) * cpus)
         if libbpf.lib().bpf_map_lookup_elem(self.fd, key, values) < 0:
             err = ctypes.get_errno()
             if err == errno.ENOENT:
@@ -149,10 +148,15 @@ class LoadedMap:
             raise MapError(f"map {self.name!r}: key is {len(key)} bytes, needs {self.key_size}")
 
 
+def per_cpu_room(value_size: int) -> int:
+    """The bytes one CPU's value takes in a per-CPU value of the kernel's map
+    syscalls: the value size rounded up to 8 (``bpf_map_value_size()``)."""
+    return -(-value_size // 8) * 8
+
+
 def split_per_cpu(raw: bytes, value_size: int) -> list[bytes]:
-    """A per-CPU value as the kernel's map syscalls give it, each CPU's padded to 8
-    bytes, cut into the CPUs' values."""
-    room = -(-value_size // 8) * 8
+    """A per-CPU value as the kernel's map syscalls give it cut into the CPUs' values."""
+    room = per_cpu_room(value_size)
     return [raw[i : i + value_size] for i in range(0, len(raw), room)]
 
 

@@ -175,8 +175,7 @@ class Mirror:
         self._registered = False
         self._flow_added = False
         self._ring_fd: int | None = None  # the kernel's ring buffer, if the kernel runs it
-        self._stats: LoadedMap | ActionMap | None = None
-        self._in_switch = False  # ovs-vswitchd runs the action and keeps its maps
+        self._stats: LoadedMap | ActionMap | None = None  # the switch's if it runs the action
         self._stop_reason = ""
         self._running = False
         self._writer: RawPcapWriter | None = None
@@ -221,7 +220,6 @@ class Mirror:
             self._registered = True
             if record.runs_on == "inproc":
                 # The switch keeps the ring buffer and the counters: read them there.
-                self._in_switch = True
                 kept = sw.switch_maps(self.name, "mirror_stats")
                 self._stats = SwitchActionMap(sw, self.name, kept["mirror_stats"])
             else:
@@ -333,7 +331,7 @@ class Mirror:
 
     def run(self) -> Summary:
         """Capture until -c, --duration, a signal or a stopped switch; then clean up."""
-        assert self._ring_fd is not None or self._in_switch
+        assert self._ring_fd is not None or isinstance(self._stats, SwitchActionMap)
         opts = self.options
         self._mono_to_real = _monotonic_to_realtime()
         deadline = time.monotonic() + opts.duration if opts.duration else None
@@ -433,7 +431,7 @@ class Mirror:
         for fd in (self._ring_fd, stats_fd):
             if fd is not None:
                 os.close(fd)
-        self._ring_fd, self._stats, self._in_switch = None, None, False
+        self._ring_fd, self._stats = None, None
         if self._registered:
             try:
                 registry.unregister(self.switch, self.name, force=True)

@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 from extframe.errors import OvsError
+from extframe.kernel import per_cpu_room
 from extframe.kernel.bpffs import bpffs_mount
 from extframe.ovs.options import OPTIONS
 from extframe.owned import check_folder
@@ -306,7 +307,7 @@ class SwitchMap:
     @property
     def value_bytes(self) -> int:
         """The size of a value in ``entries``."""
-        return self.value_size if self.cpus == 1 else self.cpus * -(-self.value_size // 8) * 8
+        return self.value_size if self.cpus == 1 else self.cpus * per_cpu_room(self.value_size)
 
 
 def parse_map_dump(text: str) -> dict[str, SwitchMap]:
