@@ -46,7 +46,7 @@ from analyzer.provenance import (
     analyze_provenance,
     ctx_field,
 )
-from analyzer.symbolic import Lin, Naming, name_write
+from analyzer.symbolic import LayoutBasis, Lin, Naming, name_write
 from analyzer.verifier_log import ParsedLog, check_program, parse_log
 
 __all__ = [
@@ -76,7 +76,11 @@ class PacketWrite(BaseModel):
     header fields it may hit, over every frame layout its paths allow
     (analyzer/symbolic.py). ``flow_key``: whether one of those bytes may be
     in OVS's flow key. ``via``: ``store``, ``atomic`` or the helper/kfunc.
-    ``evidence``: who saw it.
+    ``evidence``: who saw it. ``layout``: ``proved`` when every path fixed
+    the headers the names are in; ``assumed`` when some bytes were named
+    over the IPv4/IPv6 layouts of analyzer/fields.py because nothing fixed
+    them: the span is sound, the names are what those bytes would be on
+    such a frame only (on ARP, MPLS or IPv4 with options they are others).
     """
 
     insn: int
@@ -89,6 +93,7 @@ class PacketWrite(BaseModel):
     via: str
     evidence: list[Evidence]
     note: str = ""
+    layout: LayoutBasis = "proved"
 
 
 class MetadataWrite(BaseModel):
@@ -397,12 +402,14 @@ class _Verdict:
     ) -> None:
         key = (insn, via)
         old = self.writes.get(key)
-        fields, flow_key = set(naming.fields), naming.flow_key
+        fields, flow_key, layout = set(naming.fields), naming.flow_key, naming.layout
         if old is not None:
             lo = min(lo, old.offset_min)
             hi = None if hi is None or old.offset_max is None else max(hi, old.offset_max)
             fields |= set(old.fields)
             flow_key = flow_key or old.flow_key
+            if old.layout == "assumed":  # one assumed naming makes the union's names assumed
+                layout = "assumed"
         self.writes[key] = PacketWrite(
             insn=insn,
             offset_min=lo,
@@ -413,6 +420,7 @@ class _Verdict:
             source=self.source(insn),
             via=via,
             evidence=sorted({evidence, *(old.evidence if old else ())}),
+            layout=layout,
         )
 
     def call(self, site: CallSite) -> None:
@@ -612,7 +620,11 @@ class _Verdict:
             covered = (s_lo <= lo and (s_hi is None or (hi is not None and hi <= s_hi))) or (
                 not disjoint and self.in_global_function(index)
             )
-            naming = Naming(frozenset(write.fields), write.flow_key) if covered else _blind(lo, hi)
+            naming = (
+                Naming(frozenset(write.fields), write.flow_key, write.layout)
+                if covered
+                else _blind(lo, hi)
+            )
             self.add_write(index, lo, hi, size, via, "verifier", naming)
         for index, write in static_pkt.items():
             if index in spans:
@@ -639,7 +651,8 @@ class _Verdict:
 
         After bpf_xdp_adjust_head, bpf_skb_vlan_push and the like, packet
         pointers count from a moved start: a write's offset says nothing
-        about the original frame, so every write may hit any byte.
+        about the original frame, so every write may hit any byte, and no
+        layout a path proved names them.
         """
         if not self.lengths:
             return
@@ -652,10 +665,13 @@ class _Verdict:
                         "offset_max": None,
                         "fields": fields_in_span(0, None),
                         "flow_key": True,
+                        "layout": "assumed",
                         "note": f"the layout changes ({self.where(first)}): offsets are not "
                         "fixed to the original frame",
                     }
                 )
+            else:
+                self.writes[key] = w.model_copy(update={"layout": "assumed"})
 
     # -- the answer ---------------------------------------------------------------------
 

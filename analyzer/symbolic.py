@@ -16,12 +16,16 @@ extension headers, TCP/UDP/ICMP, payload. Where the facts do not settle what
 comes next, the rest of the frame is ``unknown``. ``name_write`` says which
 fields a write may hit: exact when the write's position and a header's start
 differ by a constant, an interval bound otherwise — never less than the truth.
+Its ``layout`` says whether the path proved the headers those names are in,
+or the bytes were named over assumed IP layouts (then the byte range, not
+the names, is what a consumer may rely on).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from analyzer.fields import FIELDS, PAYLOAD, fields_in_span
 
@@ -551,12 +555,24 @@ def network_prefix(sig: tuple[object, ...]) -> tuple[object, ...]:
     return sig
 
 
+#: Where a naming's frame layout comes from: ``proved`` when the path fixed
+#: the headers its bytes are in (facts, an anchor, the Ethernet header every
+#: frame starts with); ``assumed`` when they were named over ``LAYOUTS``
+#: (analyzer/fields.py), IPv4 without options or IPv6 without extension
+#: headers, because the path did not fix the layout. On an ARP, MPLS or
+#: IPv4-with-options frame the same bytes are other fields: an assumed
+#: naming says which bytes, not which of OVS's fields.
+LayoutBasis = Literal["proved", "assumed"]
+
+
 @dataclass(frozen=True, slots=True)
 class Naming:
-    """The fields a write may hit, and whether it may change the flow key."""
+    """The fields a write may hit, whether it may change the flow key, and
+    whether the layout the names come from was proved or assumed."""
 
     fields: frozenset[str]
     flow_key: bool
+    layout: LayoutBasis = "proved"
 
 
 def _at_or_above(x: Lin, y: Lin, facts: Facts) -> bool:
@@ -590,8 +606,8 @@ _L4_HEADERS = {"tcp": 20, "udp": 8, "icmp": 8}
 def _name_anchored(at: Anchor, start: Lin, size: int | None) -> Naming:
     lo = start.lo
     hi = None if start.hi is None or size is None else start.hi + size - 1
-    if lo < 0:
-        return Naming(frozenset(fields_in_span(0, None)), True)
+    if lo < 0:  # before its own header: somewhere in headers no fact placed
+        return Naming(frozenset(fields_in_span(0, None)), True, "assumed")
     length = _L4_HEADERS[at.header]
     names = {
         f.name
@@ -621,6 +637,7 @@ def name_write(start: Lin, size: int | None, facts: Facts, keep: tuple[int, ...]
     last = start.plus(size - 1) if size is not None else Lin(start.terms, start.lo, None)
     names: set[str] = set()
     key = False
+    assumed = False
     regions, _, facts = frame_regions(facts)
     for r in regions:
         behind = r.end is not None and _at_or_above(start, r.end, facts)
@@ -630,6 +647,7 @@ def name_write(start: Lin, size: int | None, facts: Facts, keep: tuple[int, ...]
             lo = max(bounds(r.start, facts)[0], bounds(start, facts)[0])
             names.update(fields_in_span(lo, bounds(last, facts)[1]))
             key = key or r.key
+            assumed = True  # named over LAYOUTS: the path did not say what is there
             continue
         rel_lo = sub(start, r.start)
         rel_hi = sub(last, r.start)
@@ -654,4 +672,4 @@ def name_write(start: Lin, size: int | None, facts: Facts, keep: tuple[int, ...]
             if f.offset + f.size - 1 >= lo and (hi is None or f.offset <= hi):
                 names.add(f.name)
                 key = key or r.key or f.name not in NOT_IN_FLOW_KEY
-    return Naming(frozenset(names), key)
+    return Naming(frozenset(names), key, "assumed" if assumed else "proved")

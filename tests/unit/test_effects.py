@@ -460,6 +460,54 @@ def test_a_packet_store_only_the_verifier_sees_is_added() -> None:
     assert d.static == "no packet pointer"
 
 
+def test_a_packet_store_only_the_verifier_sees_past_ethernet_has_assumed_names() -> None:
+    # The verifier's span alone says nothing of the frame's layout: bytes
+    # 20..27 are named as on IPv4/IPv6 without options, and only assumed.
+    _, log = fixture("map_lookup")
+    lines = log.splitlines()
+    (i, line) = next((i, ln) for i, ln in enumerate(lines) if ln.startswith("12: (7b)"))
+    lines[i] = line.split(" ; ")[0] + " ; R0=pkt(off=20,r=40)"
+    (w,) = analyze_fixture("map_lookup", log="\n".join(lines)).effects.packet_writes
+    assert (w.offset_min, w.offset_max, w.layout) == (20, 27, "assumed")
+    assert "ip.ttl" in w.fields and w.flow_key
+    # Bytes 4..11 are the Ethernet addresses in every frame: proved.
+    lines[i] = line.split(" ; ")[0] + " ; R0=pkt(off=4,r=40)"
+    (w,) = analyze_fixture("map_lookup", log="\n".join(lines)).effects.packet_writes
+    assert (w.fields, w.layout) == (["eth.dst", "eth.src"], "proved")
+
+
+# r5 = *(u16 *)(r2 +12); if r5 != 0x0008 goto +1 (skips the next instruction): IPv4 only
+IPV4_ONLY = op(0x69, 5, 2, 12) + op(0x55, 5, 0, 1, 0x0008)
+
+
+def test_a_write_behind_a_checked_ethertype_has_proved_names() -> None:
+    (w,) = static(guarded(IPV4_ONLY + op(0x72, 2, 0, 22, 1))).effects.packet_writes
+    assert (w.fields, w.flow_key, w.layout) == (["ip.ttl"], True, "proved")
+
+
+def test_a_write_without_a_checked_ethertype_has_assumed_names() -> None:
+    (w,) = static(guarded(op(0x72, 2, 0, 22, 1))).effects.packet_writes
+    assert w.layout == "assumed" and {"ip.ttl", "ipv6.payload_len"} <= set(w.fields)
+
+
+def test_one_assumed_path_makes_the_instructions_names_assumed() -> None:
+    # The same store on an IPv4 path and on a path that checked nothing.
+    # r6 = 0; if r5 != 0x0008 goto +1; r6 = 1; then the store, reached by both
+    body = op(0x69, 5, 2, 12) + op(0xB7, 6, imm=0) + op(0x55, 5, 0, 1, 0x0008)
+    body += op(0xB7, 6, imm=1) + op(0x72, 2, 0, 22, 1)
+    (w,) = static(guarded(body)).effects.packet_writes
+    assert w.layout == "assumed" and "ip.ttl" in w.fields
+
+
+def test_a_layout_change_makes_every_write_assumed() -> None:
+    # An IPv4 TTL store, then bpf_skb_vlan_push (18): offsets no longer
+    # count from the frame the names were proved on.
+    a = static(guarded(IPV4_ONLY + op(0x72, 2, 0, 22, 1) + op(0x85, 0, 0, 0, 18)))
+    assert [c.helper for c in a.effects.length_changes] == ["bpf_skb_vlan_push"]
+    (w,) = a.effects.packet_writes
+    assert (w.offset_min, w.offset_max, w.layout) == (0, None, "assumed")
+
+
 def test_spans_of_both_witnesses_are_joined() -> None:
     # The log narrows nothing away: the answer covers the static span too.
     a = analyze_fixture("var_offset")

@@ -55,6 +55,10 @@ def names(start: Lin, size: int | None, facts: Facts) -> tuple[set[str], bool]:
     return set(n.fields), n.flow_key
 
 
+def layout(start: Lin, size: int | None, facts: Facts) -> str:
+    return name_write(start, size, facts).layout
+
+
 # --- fixed offsets --------------------------------------------------------------------
 
 
@@ -81,6 +85,34 @@ def test_checksum_only_writes_leave_the_key_alone() -> None:
 def test_an_unknown_ethertype_keeps_everything_in_the_key() -> None:
     fields, key = names(const(30), 1, ethertype(0x0806))  # ARP: OVS keys on its bytes
     assert key and fields
+
+
+# --- proved or assumed layouts ---------------------------------------------------------
+# An assumed naming says what bytes would be on IPv4/IPv6 without options;
+# extframe must not hand those names to OVS (extframe/ovs/fields.py).
+
+
+def test_names_are_proved_where_the_path_fixed_the_headers() -> None:
+    assert layout(const(22), 1, IPV4) == "proved"  # ip.ttl behind a checked ethertype
+    assert layout(L4.plus(2), 2, TCP4) == "proved"  # behind IPv4 options of any length
+    assert layout(const(0), 6, frozenset()) == "proved"  # every frame starts with Ethernet
+    assert layout(const(12), 2, frozenset()) == "proved"
+    tagged = ethertype(0x8100) | ethertype(0x0800, at=16)
+    assert layout(const(14), 2, tagged) == "proved"
+
+
+def test_names_are_assumed_where_nothing_fixed_the_layout() -> None:
+    assert layout(const(22), 1, frozenset()) == "assumed"  # IPv4's TTL, or IPv6's length
+    assert layout(const(30), 1, ethertype(0x0806)) == "assumed"  # ARP, named as IP
+    assert layout(L4.plus(16), 2, IPV4) == "assumed"  # an L4 protocol OVS may key on
+    assert layout(Lin((), 6, 20), 1, frozenset()) == "assumed"  # reaches past Ethernet
+    three = ethertype(0x8100) | ethertype(0x8100, at=16) | ethertype(0x8100, at=20)
+    assert layout(const(26), 1, three) == "assumed"  # past OVS's two VLAN headers
+
+
+def test_anchored_names_are_proved_and_before_their_header_assumed() -> None:
+    assert layout(Lin(((Anchor("udp"), 1),), 2, 2), 2, frozenset()) == "proved"
+    assert layout(Lin(((Anchor("udp"), 1),), -4, -4), 4, frozenset()) == "assumed"
 
 
 # --- positions behind variable headers ---------------------------------------------------
