@@ -4,28 +4,38 @@ A private sandbox (its own run directory and namespaces ``efbench-*``) runs
 a two-table pipeline on ``br0`` (``datapath_type=netdev``). Host h1 sends
 64-byte UDP frames over 64 flows (source ports 1000 to 1063) with
 ``trafgen`` at full speed for a fixed time; table 0 takes them from port 1,
-table 1 sends them to port 2 (host h2). Six configurations, interleaved in
-rounds a, b, c, d, e, f, a, b, ...: four that compare the proof's decisions
+table 1 sends them to port 2 (host h2). Seven configurations, interleaved in
+rounds a, b, c, d, e, f, g, a, b, ...: four that compare the proof's decisions
 (``CONFIGS``),
 
 - (a) stock: ``resubmit(,1)`` and no action;
 - (b) ``bpf(ro)``: actions/port_counter.c, proved read-only, ``reclassify=no``;
 - (c) ``bpf(ro_rc)``: the same program forced to ``reclassify=yes``
   (``register --reclassify yes``): what a switch without the analysis does;
-- (d) ``bpf(ttl)``: actions/dec_ttl.c, a writer, re-classified by its proof,
-  run by the switch's in-process executor (the default, ``executor=auto``);
+- (d) ``bpf(ttl)``: actions/dec_ttl.c, a writer, registered from its proof
+  as ``reclassify=lazy fields=nw_ttl``, run by the switch's in-process
+  executor (the default, ``executor=auto``); table 1 matches ``nw_ttl``, so
+  the switch still recirculates before its lookup;
 
-and two that put the executors side by side (``EXECUTOR_CONFIGS``):
+two that put the executors side by side (``EXECUTOR_CONFIGS``),
 
 - (e) ``bpf(ttl_k)``: the same dec_ttl registered with ``executor=kernel``:
   every packet through ``BPF_PROG_TEST_RUN``, as before the in-process
   executor;
 - (f) OVS's native ``dec_ttl`` action: no eBPF, and no recirculation either
-  (the translation knows the new TTL and sets it in the datapath flow).
+  (the translation knows the new TTL and sets it in the datapath flow);
 
-Table 1 forwards TTL 64 and TTL 63 alike, so the megaflow records which TTL
-the second lookup saw: after (d) and (e), 63; after (f), the datapath flow
-itself sets 63 (``set(ipv4(ttl=63))``) before table 1's output.
+and one that shows what lazy re-classification saves (``LAZY_CONFIGS``):
+
+- (g) ``bpf(ttl)``, (d)'s registration, before a table 1 that matches any
+  packet (``table=1,priority=10,actions=output:2``): nothing after the
+  action observes the TTL, so the switch never recirculates; one pass per
+  packet, and as many datapath flows as (b) in the same round.
+
+In (a) to (f), table 1 forwards TTL 64 and TTL 63 alike, so the megaflow
+records which TTL the second lookup saw: after (d) and (e), 63; after (f),
+the datapath flow itself sets 63 (``set(ipv4(ttl=63))``) before table 1's
+output.
 
 Per round: delivered packets per second (h2's ``eth0`` receive counter over
 the sending time), the datapath's own packet and recirculation counters
@@ -68,13 +78,20 @@ on the same frame), is its cost over its program run. What each action
 does to the bench's frame (its verdict, the TTL it leaves) comes from that
 same kernel run, and each round is checked against it.
 
+Whether the datapath recirculates after each action is predicted from its
+registration (``recirculates``): ``reclassify=yes`` always, ``no`` never,
+``lazy`` when its ``fields`` are ``unknown`` or meet what table 1's lookup
+examines (``table1_examines``); the rounds' checks stop the bench when the
+datapath does otherwise.
+
 The last line is the summary: that cost's median over the actions, and the
-PMD cycles ratios (b)/(a), (c)/(b) and (d)/(f) (``summary_line``).
+PMD cycles ratios (b)/(a), (c)/(b), (d)/(f) and (g)/(d) (``summary_line``).
 
 Every round checks that it measured what it meant to (see ``check_round``,
-``check_pmd_round`` and ``check_flows``), every registration that the
-switch runs the action as the configuration needs (``check_registered``),
-and the benchmark stops with a one-line error otherwise.
+``check_pmd_round``, ``check_flows`` and ``check_flow_counts``), every
+registration that the switch runs the action as the configuration needs
+(``check_registered``), and the benchmark stops with a one-line error
+otherwise.
 """
 
 from __future__ import annotations
@@ -143,7 +160,9 @@ class Config:
     key: str
     label: str
     action: str | None  # the registered name table 0 runs, if any
-    reclassified: bool  # do the datapath flows recirculate after it?
+    #: Do the datapath flows recirculate after the action? With ``reclassify=lazy``
+    #: that depends on table 1 too (``recirculates``).
+    reclassified: bool
     #: The TTL table 1 must see; None when table 1 matches any packet
     #: (an action that leaves a TTL table 1 does not match), so none is checked.
     ttl_after: int | None
@@ -156,6 +175,11 @@ class Config:
     runs_on: str | None = None
     #: What the action does to every frame of the bench (its verdict).
     outcome: Verdict = "continue"
+    #: The ``reclassify=`` the action must be registered with: yes, no or lazy.
+    mode: str | None = None
+    #: The configuration whose datapath flows this one's must equal in number,
+    #: round by round (a lazy writer that never recirculates against a read-only action).
+    flows_as: str | None = None
 
     @property
     def passes(self) -> int:
@@ -165,23 +189,69 @@ class Config:
 
 CONFIGS = [
     Config("a", "stock, no action", None, False, 64),
-    Config("b", "read-only, reclassify=no (proved)", "ro", False, 64),
-    Config("c", "read-only, forced reclassify=yes", "ro_rc", True, 64),
-    Config("d", "writer (dec_ttl), reclassify=yes", "ttl", True, 63, runs_on="inproc"),
+    Config("b", "read-only, reclassify=no (proved)", "ro", False, 64, mode="no"),
+    Config("c", "read-only, forced reclassify=yes", "ro_rc", True, 64, mode="yes"),
+    # Table 1 matches nw_ttl, which dec_ttl writes: the lazy switch still recirculates.
+    Config(
+        "d", "writer (dec_ttl), reclassify=lazy", "ttl", True, 63, runs_on="inproc", mode="lazy"
+    ),
 ]
 EXECUTOR_CONFIGS = [
     Config(
         "e",
-        "writer (dec_ttl), reclassify=yes, executor=kernel",
+        "writer (dec_ttl), reclassify=lazy, executor=kernel",
         "ttl_k",
         True,
         63,
         runs_on="kernel",
+        mode="lazy",
     ),
     Config("f", "OVS's native dec_ttl, no action", None, False, 63, native="dec_ttl", ttl_set=63),
 ]
+#: What lazy re-classification saves (patch 0015): (d)'s registration before a
+#: table 1 that matches any packet, so nothing after dec_ttl observes the TTL.
+LAZY_CONFIGS = [
+    Config(
+        "g",
+        "writer (dec_ttl), reclassify=lazy, table 1 matches any packet",
+        "ttl",
+        False,
+        None,
+        runs_on="inproc",
+        mode="lazy",
+        flows_as="b",
+    ),
+]
 #: Every configuration a run measures, in the order of its rounds.
-ALL_CONFIGS = CONFIGS + EXECUTOR_CONFIGS
+ALL_CONFIGS = CONFIGS + EXECUTOR_CONFIGS + LAZY_CONFIGS
+
+#: What every lookup examines besides the fields its subtables mask: its
+#: fragment handling reads nw_frag and dl_type (patch 0015's xlate). Each field
+#: under both of OVS's names (ovs-fields(7)), as ``fields=`` may give either.
+LOOKUP_READS = frozenset({"dl_type", "eth_type", "nw_frag", "ip_frag"})
+#: What table 1's TTL rules (``udp,nw_ttl=T``) mask besides.
+TTL_RULES_MASK = frozenset({"nw_ttl", "nw_proto", "ip_proto", "dl_type", "eth_type"})
+#: ``fields=unknown``: every field (extframe/ovs/fields.py).
+UNKNOWN_FIELDS = "unknown"
+
+
+def table1_examines(ttl_after: int | None) -> frozenset[str]:
+    """The fields a lookup in table 1 examines: its TTL rules' and the lookup's own,
+    or only the lookup's own when table 1 matches any packet (``ttl_after`` None)."""
+    return LOOKUP_READS | (TTL_RULES_MASK if ttl_after is not None else frozenset())
+
+
+def recirculates(mode: str, fields: Sequence[str], ttl_after: int | None) -> bool:
+    """Whether the datapath recirculates after an action registered with ``mode`` and
+    ``fields`` in this bench's pipeline, whose only step after it that may observe a
+    field is table 1's lookup (its output to a plain port observes none)."""
+    if mode == "yes":
+        return True
+    if mode == "no":
+        return False
+    if mode == "lazy":
+        return UNKNOWN_FIELDS in fields or bool(set(fields) & table1_examines(ttl_after))
+    raise MeasurementError(f"reclassify={mode}: this bench knows only yes, no and lazy")
 
 
 @dataclass(frozen=True)
@@ -214,9 +284,16 @@ def register_all(sw: Switch, registrations: Mapping[str, Registration]) -> dict[
     return sw.registered()
 
 
+def _registration(r: Registered) -> str:
+    """``reclassify=lazy fields=nw_ttl``: how the switch lists ``r``."""
+    return f"reclassify={r.reclassify_mode}" + (f" fields={','.join(r.fields)}" if r.fields else "")
+
+
 def check_registered(listed: Mapping[str, Registered], configs: Iterable[Config]) -> None:
     """Raise ``MeasurementError`` unless each configuration's action is registered as it needs:
-    re-classified or not, and run by the executor it names."""
+    with its ``reclassify=`` mode, with fields that make the datapath recirculate
+    after it in this configuration's pipeline exactly when it expects (``recirculates``),
+    and run by the executor it names."""
     for c in configs:
         if c.action is None:
             continue
@@ -224,10 +301,18 @@ def check_registered(listed: Mapping[str, Registered], configs: Iterable[Config]
         r = listed.get(c.action)
         if r is None:
             raise MeasurementError(f"{where}: {c.action} is not registered")
-        if r.reclassify != c.reclassified:
+        if c.mode is not None and r.reclassify_mode != c.mode:
             raise MeasurementError(
-                f"{where}: {c.action} registered with the wrong re-classification "
-                f"(reclassify={'yes' if r.reclassify else 'no'})"
+                f"{where}: {c.action} is registered with {_registration(r)}, "
+                f"expected reclassify={c.mode}"
+            )
+        if recirculates(r.reclassify_mode, r.fields, c.ttl_after) != c.reclassified:
+            table1 = "matches any packet" if c.ttl_after is None else "matches udp and nw_ttl"
+            raise MeasurementError(
+                f"{where}: {c.action} is registered with {_registration(r)}, so the datapath "
+                f"would {'' if not c.reclassified else 'not '}recirculate after it where "
+                f"table 1 {table1}; this configuration expects it "
+                f"{'to' if c.reclassified else 'not to'}"
             )
         if c.runs_on is not None and r.runs_on != c.runs_on:
             why = f" ({r.runs_on_reason})" if r.runs_on_reason else ""
@@ -386,6 +471,29 @@ def check_flows(config: Config, dp_flows: list[str], where: str) -> None:
         raise MeasurementError(
             f"{where}: table 1 never saw TTL {config.ttl_after} (it saw {sorted(ttls)})"
         )
+
+
+def check_flow_counts(configs: Iterable[Config], samples: Mapping[str, Sample]) -> None:
+    """Raise ``MeasurementError`` unless each configuration with ``flows_as`` ended its
+    round with as many datapath flows as that configuration in the same round
+    (``samples``: one round, by configuration), on veth and on the PMD switch."""
+    for c in configs:
+        if c.flows_as is None:
+            continue
+        mine, theirs = samples.get(c.key), samples.get(c.flows_as)
+        if mine is None or theirs is None:
+            raise MeasurementError(
+                f"config ({c.key}) is checked against ({c.flows_as}): both must run each round"
+            )
+        pairs = [("", mine.dp_flows, theirs.dp_flows)]
+        if mine.pmd is not None and theirs.pmd is not None:
+            pairs.append((", PMD switch", mine.pmd.dp_flows, theirs.pmd.dp_flows))
+        for where, a, b in pairs:
+            if len(a) != len(b):
+                raise MeasurementError(
+                    f"config ({c.key}) {c.label}{where}: {len(a)} datapath flows, "
+                    f"({c.flows_as}) {len(b)} in the same round: {a}"
+                )
 
 
 def check_action_counters(
@@ -1009,7 +1117,7 @@ def measure(
     seconds: float = SECONDS,
     pmd_packets: int = PMD_PACKETS,
 ) -> list[Sample]:
-    """``rounds`` rounds of a to f on ``sandbox`` (started here, stopped by the caller).
+    """``rounds`` rounds of a to g on ``sandbox`` (started here, stopped by the caller).
 
     Each configuration's round on the veth sandbox is followed by its round
     on the dummy-pmd switch (``PmdBench``, in ``pmd-switch`` beside the
@@ -1019,14 +1127,17 @@ def measure(
         bench = Bench(sandbox)
     except OvsError as e:
         raise MeasurementError(f"cannot set up the datapath benchmark: {e}") from e
-    samples = []
+    samples: list[Sample] = []
     with pmd_switch(sandbox.run_dir.parent / "pmd-switch") as pmd:
         check_registered(pmd.listed, ALL_CONFIGS)
         for _ in range(rounds):
+            this_round: dict[str, Sample] = {}
             for config in ALL_CONFIGS:
                 sample = bench.round(config, seconds)
                 sample.pmd = pmd.round(config, pmd_packets)
-                samples.append(sample)
+                this_round[config.key] = sample
+            check_flow_counts(ALL_CONFIGS, this_round)
+            samples.extend(this_round.values())
     return samples
 
 
@@ -1091,15 +1202,19 @@ def program_runs(sources: Iterable[Path]) -> dict[str, ProgramRun]:
         }
 
 
-def action_config(name: str, reclassify: bool, run: ProgramRun) -> Config:
+def action_config(name: str, registered: Registered, run: ProgramRun) -> Config:
     """The configuration that runs the action registered as ``name`` alone
-    (``bpf(NAME),resubmit(,1)``), expecting what its kernel run did to the frame.
+    (``bpf(NAME),resubmit(,1)``), expecting what its kernel run did to the frame
+    and a recirculation after it where its registration predicts one
+    (``recirculates``): ``check_flows`` stops the bench when the datapath does otherwise.
 
     Table 1 keeps its two TTL rules when the action leaves a TTL they match;
     otherwise it forwards any packet and no TTL is checked.
     """
     ttl = run.ttl if run.ttl in TABLE1_TTLS else None
-    return Config(name, f"bpf({name})", name, reclassify, ttl, outcome=run.verdict)
+    mode = registered.reclassify_mode
+    recirc = recirculates(mode, registered.fields, ttl)
+    return Config(name, f"bpf({name})", name, recirc, ttl, outcome=run.verdict, mode=mode)
 
 
 @dataclass(frozen=True)
@@ -1113,6 +1228,7 @@ class ActionCost:
     stock: tuple[float, ...]  # (a)'s PMD cycles/pkt, each measured just before
     typical: tuple[float, ...] = ()  # the same for a typical packet (the histogram's median)
     stock_typical: tuple[float, ...] = ()
+    fields: tuple[str, ...] = ()  # the fields= the switch holds (bpf/list)
 
     @property
     def added(self) -> list[float]:
@@ -1152,7 +1268,7 @@ def measure_action_costs(
     registrations = {name: Registration(ACTIONS / f"{name}.c") for name in runs}
     stock = CONFIGS[0]
     with pmd_switch(run_dir, registrations) as pmd:
-        configs = [action_config(n, pmd.listed[n].reclassify, runs[n]) for n in registrations]
+        configs = [action_config(n, pmd.listed[n], runs[n]) for n in registrations]
         pairs: dict[str, list[tuple[PmdSample, PmdSample]]] = {c.key: [] for c in configs}
         with pmd.spinning():
             for config in [stock, *configs]:
@@ -1170,6 +1286,7 @@ def measure_action_costs(
                 stock=tuple(b.cycles_per_packet for _, b in pairs[c.key]),
                 typical=tuple(s.median_cycles for s, _ in pairs[c.key]),
                 stock_typical=tuple(b.median_cycles for _, b in pairs[c.key]),
+                fields=tuple(pmd.listed[c.key].fields),
             )
             for c in configs
         ]
@@ -1293,6 +1410,8 @@ RATIOS = [
     ("e", "d", "dec_ttl by BPF_PROG_TEST_RUN against in-process"),
     ("d", "f", "dec_ttl as an in-process eBPF action against OVS's native dec_ttl"),
     ("f", "a", "OVS's native dec_ttl against none"),
+    ("g", "d", "lazy dec_ttl, no later table reads the TTL, against re-classified dec_ttl"),
+    ("g", "b", "lazy dec_ttl, no later table reads the TTL, against a read-only action"),
 ]
 
 
@@ -1451,18 +1570,22 @@ def action_cost_table(
             "",
         ]
     lines += [
-        "| action | runs on | reclassify | on the bench's frame | table 1 matches | prog_ns "
+        "| action | runs on | reclassify | on the bench's frame | table 1 matches "
+        "| recirculates (predicted, checked) | prog_ns "
         "| ≈prog cycles | PMD cycles/pkt | (lowest–highest round) | added vs (a), cycles/pkt "
         "| (lowest–highest round) | added, typical packet | added / prog |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in costs:
         cyc, added = spread(c.cycles), spread(c.added)
         typical = f"{statistics.median(c.added_typical):.0f}" if c.typical else "-"
         table1 = "udp, nw_ttl=64 or 63" if c.config.ttl_after is not None else "any packet"
+        mode = c.config.mode or "-"
+        reclassify = f"{mode} ({','.join(c.fields)})" if c.fields else mode
         lines.append(
-            f"| {c.config.action} | {c.runs_on} | {'yes' if c.config.reclassified else 'no'} "
-            f"| {_outcome(c.config)} | {table1} | {c.prog_ns:.0f} | {c.prog_cycles(mhz):.0f} "
+            f"| {c.config.action} | {c.runs_on} | {reclassify} | {_outcome(c.config)} "
+            f"| {table1} | {'yes' if c.config.reclassified else 'no'} "
+            f"| {c.prog_ns:.0f} | {c.prog_cycles(mhz):.0f} "
             f"| {cyc.median:.0f} | {cyc.low:.0f}–{cyc.high:.0f} | {added.median:.0f} "
             f"| {added.low:.0f}–{added.high:.0f} | {typical} | {c.over_program_run(mhz):.1f}x |"
         )
@@ -1484,12 +1607,14 @@ SUMMARY = (
     "readonly_over_stock_cycles",
     "forced_over_readonly_cycles",
     "bpf_dec_ttl_over_native_dec_ttl",
+    "lazy_dec_ttl_over_reclassified_cycles",
 )
 
 
 def summary_figures(summaries: list[Summary], action_cost: float) -> dict[str, float]:
     """The summary's figures: ``action_cost`` (``median_action_cost``) and the PMD
-    cycles/pkt ratios (b)/(a), (c)/(b) and (d)/(f), each the median of its per-round ratios."""
+    cycles/pkt ratios (b)/(a), (c)/(b), (d)/(f) and (g)/(d), each the median of its
+    per-round ratios."""
     pmd = {s.config.key: s.pmd for s in summaries if s.pmd is not None}
 
     def ratio(num: str, den: str) -> float:
@@ -1502,6 +1627,7 @@ def summary_figures(summaries: list[Summary], action_cost: float) -> dict[str, f
         "readonly_over_stock_cycles": ratio("b", "a"),
         "forced_over_readonly_cycles": ratio("c", "b"),
         "bpf_dec_ttl_over_native_dec_ttl": ratio("d", "f"),
+        "lazy_dec_ttl_over_reclassified_cycles": ratio("g", "d"),
     }
 
 

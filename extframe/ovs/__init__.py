@@ -9,6 +9,8 @@
 - ``registry``  register, replace, unregister and list actions: build,
                 verify, analyse, pin, then ``bpf/add`` with the
                 re-classification the analysis proved
+- ``fields``    the analyzer's field names in OVS's words: what ``fields=``
+                tells the switch
 - ``traffic``   what the hosts send and receive (run inside a namespace)
 - ``demo``      ``extframe demo``: the whole loop on the sandbox
 """

@@ -14,6 +14,7 @@ from extframe.command import EXIT_CODES as COMMON_EXIT_CODES
 from extframe.command import SANDBOX, SWITCH, Arg, Command, Example
 from extframe.errors import OvsError
 from extframe.ovs import demo, registry
+from extframe.ovs.fields import describe
 from extframe.ovs.options import OPTIONS
 from extframe.ovs.sandbox import MAX_HOSTS, Sandbox, Started, Status, Stopped
 from extframe.ovs.switch import Switch, require_root
@@ -189,7 +190,7 @@ def text_record(r: RegisterResult) -> str:
     lines = [
         f"{r['verb']} {rec.name}: {rec.source} ({rec.program}), verdict {rec.verdict}, "
         f"writes {fields}",
-        f"  {r['decision']}: reclassify={'yes' if rec.reclassify else 'no'}",
+        f"  {r['decision']}: {rec.arguments()}",
     ]
     lines += [f"  {reason}" for reason in rec.reasons]
     if rec.unrunnable == "pass":
@@ -251,8 +252,8 @@ def text_list(r: ListResult) -> str:
             (
                 a["name"],
                 a["verdict"] or "(not extframe's)",
-                "yes" if a["reclassify"] else "no",
-                ",".join(a["fields"]) or "-",
+                a["reclassify"],
+                _fields_shown(a),
                 str(a["packets"]),
                 str(a["drops"]),
                 str(a["errors"]),
@@ -265,6 +266,14 @@ def text_list(r: ListResult) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def _fields_shown(a: dict[str, Any]) -> str:
+    """The switch's fields, with the analyzer names behind them where extframe's record says."""
+    basis = a["field_basis"]
+    if basis and sorted(basis) == sorted(a["fields"]):
+        return describe(basis)
+    return ",".join(a["fields"]) or "-"
 
 
 def cmd_restore(args: argparse.Namespace) -> RestoreResult:
@@ -365,7 +374,8 @@ def _registration_args(verb: str) -> tuple[Arg, ...]:
         Arg(
             "--allow-unknown",
             action="store_true",
-            help="register an action whose effects could not be proved, re-classifying after it",
+            help="register an action whose effects could not be proved, as writing every field "
+            "(reclassify=lazy fields=unknown)",
         ),
         *(
             Arg(
@@ -381,9 +391,10 @@ def _registration_args(verb: str) -> tuple[Arg, ...]:
             "--reclassify",
             choices=("proof", "yes"),
             default="proof",
-            help="proof (default): as the analysis decides; yes: re-classify even a proven "
-            "read-only action, as a switch without the analysis must (for benchmarks and "
-            "comparisons). Nothing forces no",
+            help="proof (default): as the analysis decides (no, or lazy with the fields it "
+            "may change); yes: re-classify right after the action, even a proven read-only "
+            "one, as a switch without the analysis must (for benchmarks and comparisons). "
+            "Nothing forces no or lazy",
         ),
         Arg("--switch", help=SWITCH_HELP),
     )
@@ -404,12 +415,17 @@ REGISTER = Command(
     description="Build (for .c), load through the kernel verifier, analyse, pin under "
     "/sys/fs/bpf/extframe_ovs/SWITCH/NAME/ and register with ovs-vswitchd "
     "(ovs-appctl bpf/add) so that flows can say bpf(NAME). The verdict decides "
-    "re-classification:\n"
-    "  read_only                      no re-classification\n"
-    "  writes to the flow key         re-classify (freeze and recirculate)\n"
-    "  writes to payload/checksums    no re-classification\n"
-    "  unknown                        refused; --allow-unknown registers it as\n"
-    "                                 re-classifying everything\n"
+    "re-classification (freeze and recirculate):\n"
+    "  read_only                      reclassify=no\n"
+    "  writes to payload/checksums    reclassify=no\n"
+    "  writes to the flow key         reclassify=lazy fields=what they may change, in\n"
+    "                                 OVS's names (nw_ttl for ip.ttl; unknown, every\n"
+    "                                 field, for a length change): the switch recirculates\n"
+    "                                 only before a step that reads one of them\n"
+    "  unknown                        refused; --allow-unknown registers it with\n"
+    "                                 reclassify=lazy fields=unknown\n"
+    "It prints the decision and its basis, each OVS field with the analyzer's names behind "
+    "it: nw_ttl (ip.ttl, ipv6.hop_limit).\n"
     "A failure at any step leaves nothing: no pin, no registration.",
     examples=_registration_examples("register"),
     args=_registration_args("register"),
@@ -457,11 +473,15 @@ LIST = Command(
     group=SWITCH,
     help="the actions a switch has, with verdicts and counters",
     description="Every action registered with the switch: the verdict extframe proved, "
-    "the fields it writes, whether the switch re-classifies after it, and the switch's "
+    "when the switch re-classifies after it (no; lazy: before a step that reads one of its "
+    "fields; yes: right after it), those fields (OVS's names, with the analyzer's behind "
+    "them), and the switch's "
     "counters (packets run, dropped by the program, dropped by an error, packets the "
     "kernel refused to run it on and whether those were dropped or passed, average run "
-    "time). --json keys: name, verdict, fields, reclassify, unrunnable (drop or pass), "
-    "source, registered_by_extframe, program_pin, prog_id, maps, runs_on (inproc: "
+    "time). --json keys: name, verdict, reclassify (yes, no or lazy), fields (OVS field "
+    "names, as the switch has them), proved_fields (the analyzer's names of what it writes), "
+    "field_basis (each of fields with the analyzer's names behind it), unrunnable (drop or "
+    "pass), source, registered_by_extframe, program_pin, prog_id, maps, runs_on (inproc: "
     "ovs-vswitchd's own executor; kernel: BPF_PROG_TEST_RUN), runs_on_reason (why the "
     "kernel), insns, executor, packets, drops, errors, unrunnable_packets, run_time_ns, "
     "replaced.",

@@ -176,6 +176,7 @@ def _run(sandbox: Sandbox, result: DemoResult) -> None:
         r.model_dump(mode="json")
         | {
             "decision": r.decision(),
+            "arguments": r.arguments(),
             "lines": [
                 {"source": w["source"], "text": _source_text(w["source"]), "fields": w["fields"]}
                 for w in r.writes
@@ -184,8 +185,12 @@ def _run(sandbox: Sandbox, result: DemoResult) -> None:
         for r in records
     ]
     _check(result, records[0].verdict == "read_only", "policer is proved read-only")
-    _check(result, not records[0].reclassify, "policer is registered with reclassify=no")
-    _check(result, records[1].reclassify, "dec_ttl is registered with reclassify=yes")
+    _check(result, records[0].reclassify_mode == "no", "policer is registered with reclassify=no")
+    _check(
+        result,
+        (records[1].reclassify_mode, records[1].ovs_fields) == ("lazy", ["nw_ttl"]),
+        "dec_ttl is registered with reclassify=lazy fields=nw_ttl",
+    )
 
     for flow in FLOWS:
         sw.ofctl("add-flow", "br0", flow)
@@ -270,7 +275,7 @@ def text_demo(r: DemoResult) -> str:
         for a in r["actions"]:
             fields = ", ".join(a["fields"]) or "nothing"
             out.append(f"  {a['name']}: verdict {a['verdict']}, writes {fields}")
-            out.append(f"    -> {a['decision']} (reclassify={'yes' if a['reclassify'] else 'no'})")
+            out.append(f"    -> {a['decision']} ({a['arguments']})")
             for line in a["lines"]:
                 out.append(
                     f"    {line['source']}: {line['text']}    <- writes {', '.join(line['fields'])}"

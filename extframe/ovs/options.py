@@ -8,6 +8,13 @@ in extframe's records), the switch's default when the option is left out,
 and whether the operator states it on each register (then it is also a
 command-line option of ``register`` and ``replace``) or the proof decides it.
 
+The proof decides two: ``reclassify`` (``no``: the action leaves the flow
+key as it was; ``lazy``: the switch continues in the same megaflow and
+recirculates only before the first step that may observe one of
+``fields``; ``yes``: it recirculates right after the action, what
+``--reclassify yes`` forces) and ``fields``, OVS field names
+(extframe/ovs/fields.py maps the analyzer's names to them), or ``unknown``.
+
 From this table extframe builds the arguments of ``bpf/add`` and
 ``bpf/replace`` (``arguments``), the strict reader of ``bpf/list --json``
 (extframe/ovs/switch.py), the record's copy of what was sent, and the
@@ -24,7 +31,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, TypeAdapter
 
-#: A field name in ``fields=`` as the registry accepts it (lib/bpf-action.c).
+#: A field name in ``fields=`` as the registry accepts it (lib/bpf-action.c):
+#: an OVS field name, or ``unknown``.
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
@@ -64,12 +72,7 @@ class Option:
         """
         if self.default is not REQUIRED and value == self.default:
             return None
-        if isinstance(value, bool):
-            text = "yes" if value else "no"
-        elif isinstance(value, list):
-            text = ",".join(value)
-        else:
-            text = str(value)
+        text = ",".join(value) if isinstance(value, list) else str(value)
         return f"{self.key}={text}"
 
     def choices(self) -> tuple[str, ...]:
@@ -84,16 +87,19 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option(
         key="reclassify",
-        type=bool,
+        type=Literal["yes", "no", "lazy"],
         default=REQUIRED,
-        help="re-classify the packet after the action (freeze and recirculate): the "
-        "proof's decision, or yes when forced",
+        help="whether the switch re-classifies the packet after the action (freezes and "
+        "recirculates): no, the action leaves the flow key as it was; lazy, only before "
+        "the first step that may observe one of fields; yes, right after it. The proof's "
+        "decision, or yes when forced",
     ),
     Option(
         key="fields",
         type=list[Annotated[str, AfterValidator(_field_name)]],
         default=[],
-        help="what the action was proved to write, by field name; unknown for everything",
+        help="the flow key fields the action was proved to change, as ovs-fields(7) names "
+        "them (nw_ttl, dl_dst, ...), or unknown for every field; none with reclassify=no",
     ),
     Option(
         key="unrunnable",

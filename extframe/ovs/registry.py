@@ -3,19 +3,30 @@
 ``register`` is one transaction: build (for ``.c``), load through the
 verifier, analyse that very load, pin under the switch's own folder of
 bpffs (``/sys/fs/bpf/extframe_ovs/<switch>/<NAME>/{prog,map}``), then
-``ovs-appctl bpf/add NAME PIN reclassify=yes|no fields=... [unrunnable=pass]``,
+``ovs-appctl bpf/add NAME PIN reclassify=no|lazy|yes [fields=...] [unrunnable=pass]``,
 then write the record that ``list`` shows (``<rundir>/extframe/<NAME>.json``).
 A failure at any step undoes the steps before it, so there is never a pin
 without a registration or a registration without its record.
 
-The re-classification comes from the analysis (``flow_key_affected``):
+The re-classification comes from the analysis, ``fields=`` from the fields
+it proved written, in OVS's names (extframe/ovs/fields.py):
 
-- ``read_only``: no re-classification;
+- ``read_only``: ``reclassify=no``;
+- ``writes`` to payload or checksums only: ``reclassify=no``;
 - ``writes`` that may touch OVS's flow key (a header field, a length or
-  layout change, ``skb->mark`` or ``skb->priority``): re-classification;
-- ``writes`` to payload or checksums only: none;
+  layout change, ``skb->mark`` or ``skb->priority``): ``reclassify=lazy``
+  with ``fields=`` the OVS fields they may change (``nw_ttl`` for ``ip.ttl``;
+  ``unknown``, every field, for a length or layout change or for bytes the
+  analysis could name only on an assumed frame layout): the switch goes on
+  in the same megaflow and recirculates only before the first step that may
+  observe one of them (a lookup in a table that matches on it, an action
+  that reads or writes it);
 - ``unknown``: refused, unless ``allow_unknown``, which registers it as
-  re-classifying and writing everything (``fields=unknown``).
+  ``reclassify=lazy fields=unknown``.
+
+The record keeps both names: ``fields`` the analyzer's, ``ovs_fields`` what
+the switch was sent, ``field_basis`` which of the former each of the latter
+stands for.
 
 ``unrunnable`` says what the switch does with a packet the kernel refuses
 to run the program on (``BPF_PROG_TEST_RUN`` fails: since Linux commit
@@ -25,10 +36,12 @@ as it came. ``"pass"`` is for observers whose skipping is harmless (mirrors,
 counters); it is the operator's choice, stated on every register and
 replace, not the proof's.
 
-``force_reclassify`` registers an action as re-classifying whatever its
-proof says: what a switch without the analysis must do, for benchmarks and
-comparisons (``extframe register --reclassify yes``). It can only make the
-decision more conservative; nothing forces ``reclassify=no``.
+``force_reclassify`` registers an action with ``reclassify=yes``
+(recirculate right after it) whatever its proof says: what a switch without
+the analysis must do, for benchmarks and comparisons (``extframe register
+--reclassify yes``); ``fields=`` still names what the proof found. It can
+only make the decision more conservative; nothing forces ``reclassify=no``
+or ``lazy``.
 
 ``replace`` swaps the program under the same name (the datapath swaps it
 under RCU: no packet sees a freed program). Its maps are new: the old
@@ -48,13 +61,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from analyzer.effects import Analysis, ProgramEffects
 from analyzer.elf import ProgramSpec
 from extframe.check import load_checked
 from extframe.errors import LoadError, OvsError, PinError
 from extframe.kernel import LoadedObject, bpffs, program_identity
+from extframe.ovs.fields import UNKNOWN, describe, listed, ovs_basis
 from extframe.ovs.options import BY_KEY, OPTIONS, arguments
 from extframe.ovs.switch import ACTION_NAME, Registered, Switch, check_action_name
 from extframe.owned import replace_file
@@ -65,6 +79,9 @@ _OLD = "_being_replaced"
 
 #: What the switch does with a packet the kernel refuses to run the program on.
 Unrunnable = Literal["drop", "pass"]
+
+#: Whether and when the switch re-classifies after the action (extframe/ovs/options.py).
+Reclassify = Literal["yes", "no", "lazy"]
 
 
 class Unregistered(TypedDict):
@@ -98,7 +115,10 @@ class Record(BaseModel):
     program: str
     verdict: str
     flow_key_affected: bool
+    #: Whether the switch may re-classify after the action: ``reclassify_mode``
+    #: is yes or lazy.
     reclassify: bool
+    #: The analyzer's names of what the action writes (analyzer/fields.py).
     fields: list[str]
     reasons: list[str]
     writes: list[dict[str, Any]]
@@ -121,12 +141,42 @@ class Record(BaseModel):
     #: the kernel, why; None before the switch had a choice.
     runs_on: str | None = None
     runs_on_reason: str = ""
+    #: ``reclassify=`` as sent: yes, no or lazy. A record from when it was a
+    #: bool loads as yes or no (``_older``).
+    reclassify_mode: Reclassify
+    #: ``fields=`` as sent: OVS's names (extframe/ovs/fields.py), or unknown.
+    ovs_fields: list[str] = []
+    #: Each of ``ovs_fields`` with the analyzer names behind it.
+    field_basis: dict[str, list[str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older(cls, data: Any) -> Any:
+        """A record written when ``reclassify`` was yes or no (a bool) and ``fields=``
+        held the analyzer's names, which the switch no longer takes: yes stays yes
+        and no stays no, both without fields, so ``restore`` sends what a switch accepts."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "reclassify_mode" not in data and isinstance(data.get("reclassify"), bool):
+            data["reclassify_mode"] = "yes" if data["reclassify"] else "no"
+        options = data.get("options")
+        if isinstance(options, dict) and isinstance(options.get("reclassify"), bool):
+            mode = "yes" if options["reclassify"] else "no"
+            data["options"] = {k: v for k, v in options.items() if k != "fields"} | {
+                "reclassify": mode
+            }
+        return data
 
     def sent(self) -> dict[str, Any]:
         """The registration options sent for this record, by key."""
         if self.options is not None:
             return dict(self.options)
-        return {"reclassify": self.reclassify, "fields": self.fields, "unrunnable": self.unrunnable}
+        return {
+            "reclassify": self.reclassify_mode,
+            "fields": self.ovs_fields,
+            "unrunnable": self.unrunnable,
+        }
 
     def describes(self, registered: Registered) -> bool:
         """Whether the switch's registration runs the very program this record proved."""
@@ -134,17 +184,46 @@ class Record(BaseModel):
             return _pinned_id(self.program_pin) == registered.prog_id
         return self.prog_id == registered.prog_id
 
-    def decision(self) -> str:
-        """Why the switch re-classifies after this action, or does not, in one phrase."""
-        if self.reclassify_forced and not _proof_reclassifies(self.verdict, self.flow_key_affected):
-            return "re-classify (forced with --reclassify yes; the proof does not need it)"
+    def basis(self) -> str:
+        """The OVS fields sent with the analyzer's names behind them: ``nw_ttl (ip.ttl)``;
+        for ``unknown``, what made every field possible: ``any field (length)``."""
         if self.verdict == "unknown":
-            return "re-classify (unknown: treated as writing everything)"
+            return "any field (its effects are unknown)"
+        if self.ovs_fields == [UNKNOWN]:
+            why = self.field_basis.get(UNKNOWN, [])
+            return "any field" + (f" ({listed(why)})" if why else "")
+        return describe(self.field_basis) or ", ".join(self.ovs_fields)
+
+    def decision(self) -> str:
+        """Why the switch re-classifies after this action, when, or why not, in one phrase."""
+        proof_needs = self.flow_key_affected or self.verdict == "unknown"
+        if self.reclassify_mode == "yes":
+            if not self.reclassify_forced:  # a record from before lazy re-classification
+                if self.verdict == "unknown":
+                    return "re-classify right after it (unknown: treated as writing everything)"
+                return "re-classify right after it (writes what flows match on)"
+            why = (
+                f"the proof needs it only before a step that reads {self.basis()}"
+                if proof_needs
+                else "the proof does not need it"
+            )
+            return f"re-classify right after it (forced with --reclassify yes; {why})"
+        if self.reclassify_mode == "lazy":
+            return (
+                "re-classify lazily: the switch recirculates only before a step that reads "
+                + self.basis()
+            )
         if self.verdict == "read_only":
             return "no re-classification (proved read-only)"
-        if self.flow_key_affected:
-            return "re-classify (writes what flows match on)"
         return "no re-classification (writes outside the flow key only)"
+
+    def arguments(self) -> str:
+        """``reclassify=lazy fields=nw_ttl``: the decision as the switch was told it."""
+        sent = self.sent()
+        fields = sent.get("fields") or []
+        return f"reclassify={sent['reclassify']}" + (
+            f" fields={','.join(fields)}" if fields else ""
+        )
 
 
 def _pinned_id(pin: str | Path) -> int | None:
@@ -258,14 +337,18 @@ def _prove(
     return loaded, analysis
 
 
-def _proof_reclassifies(verdict: str, flow_key_affected: bool) -> bool:
-    """The proof's decision: re-classify unless the flow key is proven untouched."""
-    return flow_key_affected or verdict == "unknown"
+def reclassification(
+    effects: ProgramEffects, *, force: bool = False
+) -> tuple[Reclassify, dict[str, list[str]]]:
+    """The proof's decision and ``fields=``, each OVS field with the analyzer names behind it.
 
-
-def _reclassify(effects: ProgramEffects, force: bool = False) -> bool:
-    """The proof's decision, or yes when forced; never no against the proof."""
-    return force or _proof_reclassifies(effects.verdict, effects.flow_key_affected)
+    ``lazy`` before a step that reads what the action may change, ``no`` when
+    that is nothing; ``yes`` when forced, never ``no`` against the proof.
+    """
+    basis = ovs_basis(effects)
+    if force:
+        return "yes", basis
+    return ("lazy" if basis else "no"), basis
 
 
 def _record(
@@ -284,9 +367,10 @@ def _record(
     prog_id, prog_tag = program.identity()
     insns = _insns_path(switch, name, prog_tag)
     replace_file(insns, program.insns, mode=0o600)
+    mode, basis = reclassification(effects, force=force_reclassify)
     sent = dict(operator_options) | {
-        "reclassify": _reclassify(effects, force_reclassify),
-        "fields": _fields(effects),
+        "reclassify": mode,
+        "fields": list(basis),
         "insns": str(insns),
     }
     return Record(
@@ -295,9 +379,12 @@ def _record(
         program=effects.program,
         verdict=effects.verdict,
         flow_key_affected=effects.flow_key_affected,
-        reclassify=_reclassify(effects, force_reclassify),
+        reclassify=mode != "no",
+        reclassify_mode=mode,
         reclassify_forced=force_reclassify,
         fields=_fields(effects),
+        ovs_fields=list(basis),
+        field_basis=basis,
         reasons=effects.reasons,
         writes=_writes(effects),
         pin_folder=str(pinned.folder),
@@ -552,6 +639,8 @@ def list_actions(switch: Switch) -> list[dict[str, Any]]:
                 "name": name,
                 "verdict": record.verdict if record else None,
                 **reg.options,
+                "proved_fields": record.fields if record else [],
+                "field_basis": record.field_basis if record else {},
                 "source": record.source if record else None,
                 "registered_by_extframe": record is not None,
                 "program_pin": reg.path,

@@ -120,8 +120,14 @@ class Registered:
     runs_on_reason: str = ""
 
     @property
+    def reclassify_mode(self) -> str:
+        """``yes``, ``lazy`` or ``no`` (extframe/ovs/options.py)."""
+        return str(self.options["reclassify"])
+
+    @property
     def reclassify(self) -> bool:
-        return bool(self.options["reclassify"])
+        """Whether the switch may re-classify after the action (``yes`` or ``lazy``)."""
+        return self.reclassify_mode != "no"
 
     @property
     def fields(self) -> list[str]:

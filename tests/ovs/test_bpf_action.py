@@ -65,7 +65,7 @@ def test_writing_action_is_reclassified_and_read_only_is_not(
     dec_ttl = pin("dec_ttl", bpffs_root)
     counter = pin("port_counter", bpffs_root)
     switch.add_bridge(ports=3)
-    switch.appctl("bpf/add", "dec_ttl", str(dec_ttl), "reclassify=yes", "fields=ip.ttl,ip.csum")
+    switch.appctl("bpf/add", "dec_ttl", str(dec_ttl), "reclassify=yes", "fields=nw_ttl")
     switch.appctl("bpf/add", "count", str(counter), "reclassify=no")
     for flow in (
         "table=0,in_port=1,ip,actions=bpf(count),bpf(dec_ttl),resubmit(,1)",

@@ -89,7 +89,7 @@ def test_read_only_action_forwards_without_recirculation(sandbox: Sandbox) -> No
 
     listed = json.loads(cli("list", "--json", *switch_arg(sandbox)).stdout)
     assert [(a["name"], a["verdict"], a["reclassify"]) for a in listed] == [
-        ("count", "read_only", False)
+        ("count", "read_only", "no")
     ]
     assert listed[0]["packets"] == 25 and listed[0]["errors"] == 0
     # The program's own map agrees with the switch: port 1 ran 25 packets. It
@@ -111,7 +111,10 @@ def test_writing_action_is_reclassified_and_matched_by_a_later_table(sandbox: Sa
     sandbox.start(hosts=2)
     r = cli("register", "ttl", str(ACTIONS / "dec_ttl.c"), *switch_arg(sandbox))
     assert r.returncode == 0, r.stderr
-    assert "re-classify (writes what flows match on): reclassify=yes" in r.stdout
+    assert (
+        "re-classify lazily: the switch recirculates only before a step that reads nw_ttl "
+        "(ip.ttl, ipv6.hop_limit): reclassify=lazy fields=nw_ttl"
+    ) in r.stdout, r.stdout
     assert re.search(r"dec_ttl\.c:\d+\): store writes packet bytes 22\.\.30 \(ip\.ttl\)", r.stdout)
     _forwarding(
         sandbox,
@@ -479,7 +482,7 @@ def test_replace_changes_reclassification_with_the_proof(sandbox: Sandbox) -> No
     record = json.loads(r.stdout)
     assert record["verdict"] == "writes" and record["reclassify"] and record["replaced"] == 1
     reg = sandbox.switch.registered()["act"]
-    assert reg.reclassify and reg.fields == ["ip.csum", "ip.ttl", "ipv6.hop_limit"]
+    assert reg.reclassify_mode == "lazy" and reg.fields == ["nw_ttl"]
     _forwarding(sandbox, "table=0,priority=10,ip,in_port=1,actions=bpf(act),output:2")
     got = _udp(sandbox, "h1", "h2", 5)
     assert got["ttls"] == {"63": 5}

@@ -63,11 +63,11 @@ def test_a_pin_path_with_spaces_and_quotes_is_listed_exactly(
     """Registered with raw ovs-appctl: the text form once broke every extframe command."""
     spaced = bpffs_root.parent / "pins with spaces" / 'a "quoted" \\ name'
     _pin_again(_program(bpffs_root), spaced)
-    switch.appctl("bpf/add", "spaced", str(spaced), "reclassify=no", "fields=ip.ttl,ip.csum")
+    switch.appctl("bpf/add", "spaced", str(spaced), "reclassify=lazy", "fields=nw_ttl,dl_dst")
 
     rows = _listed(switch)
     assert [(r["name"], r["program_pin"], r["fields"], r["prog_id"]) for r in rows] == [
-        ("spaced", str(spaced), ["ip.ttl", "ip.csum"], _prog_id(spaced))
+        ("spaced", str(spaced), ["nw_ttl", "dl_dst"], _prog_id(spaced))
     ]
     assert rows[0]["registered_by_extframe"] is False and rows[0]["packets"] == 0
     r = cli("list", "--switch", str(switch.run_dir))

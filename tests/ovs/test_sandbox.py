@@ -179,7 +179,8 @@ def test_demo_runs_end_to_end_and_cleans_up(bpffs_root: Path) -> None:
         "policer: verdict read_only",
         "-> no re-classification (proved read-only) (reclassify=no)",
         "dec_ttl: verdict writes",
-        "-> re-classify (writes what flows match on) (reclassify=yes)",
+        "-> re-classify lazily: the switch recirculates only before a step that reads nw_ttl "
+        "(ip.ttl, ipv6.hop_limit) (reclassify=lazy fields=nw_ttl)",
         "h2 received",
         "(TTL 63 x",
         "recirc(",

@@ -146,7 +146,7 @@ def test_the_table_has_the_four_configurations_and_the_ratios() -> None:
         "| (a) | stock, no action | 2000 | 2000–2000 | 1000 | 1500 | 1500–1500 | 750 | 1.00 |"
         in text
     )
-    assert "| (d) | writer (dec_ttl), reclassify=yes | 4000 | 4000–4000 | 2000 | 3000 " in text
+    assert "| (d) | writer (dec_ttl), reclassify=lazy | 4000 | 4000–4000 | 2000 | 3000 " in text
 
 
 def test_without_pmd_rounds_the_table_has_no_pmd_figures() -> None:

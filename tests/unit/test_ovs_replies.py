@@ -28,11 +28,11 @@ from extframe.ovs.switch import (
 # a backslash: JSON escapes them, so the path comes back exactly.
 LIST = (
     '[{"executor":"auto","fields":[],"insns":"/run/x/count.ab.insns","name":"count",'
-    '"path":"/sys/fs/bpf/x/count/prog/port_counter","prog_id":41,"reclassify":false,'
+    '"path":"/sys/fs/bpf/x/count/prog/port_counter","prog_id":41,"reclassify":"no",'
     '"runs_on":"kernel","runs_on_reason":"insn 5: maps are not yet kept in the switch",'
     '"unrunnable":"drop"},'
-    '{"executor":"inproc","fields":["ip.csum","ip.ttl"],"insns":"","name":"ttl",'
-    '"path":"/sys/fs/bpf/my dir/a \\"b\\" \\\\c","prog_id":7,"reclassify":true,'
+    '{"executor":"inproc","fields":["nw_ttl"],"insns":"","name":"ttl",'
+    '"path":"/sys/fs/bpf/my dir/a \\"b\\" \\\\c","prog_id":7,"reclassify":"lazy",'
     '"runs_on":"inproc","runs_on_reason":"","unrunnable":"pass"}]\n'
 )
 
@@ -44,7 +44,7 @@ def test_bpf_list_reads_every_action_exactly() -> None:
             path="/sys/fs/bpf/x/count/prog/port_counter",
             prog_id=41,
             options={
-                "reclassify": False,
+                "reclassify": "no",
                 "fields": [],
                 "unrunnable": "drop",
                 "insns": "/run/x/count.ab.insns",
@@ -58,8 +58,8 @@ def test_bpf_list_reads_every_action_exactly() -> None:
             path='/sys/fs/bpf/my dir/a "b" \\c',
             prog_id=7,
             options={
-                "reclassify": True,
-                "fields": ["ip.csum", "ip.ttl"],
+                "reclassify": "lazy",
+                "fields": ["nw_ttl"],
                 "unrunnable": "pass",
                 "insns": "",
                 "executor": "inproc",
@@ -108,10 +108,12 @@ def _refused(parse: Any, reply: str) -> str:
         (json.dumps([_action(prog_id="7")]), "0.prog_id: Input should be a valid integer"),
         (json.dumps([_action(prog_id=7.0)]), "0.prog_id: Input should be a valid integer"),
         (json.dumps([_action(prog_id=0)]), "0.prog_id: Input should be greater than or equal"),
-        (json.dumps([_action(reclassify="yes")]), "0.reclassify: Input should be a valid bool"),
-        (json.dumps([_action(reclassify=1)]), "0.reclassify: Input should be a valid bool"),
-        (json.dumps([_action(fields="ip.ttl,ip.csum")]), "0.fields: Input should be a valid array"),
-        (json.dumps([_action(fields=["ip ttl"])]), "'ip ttl' is not a field name"),
+        # A series from before lazy re-classification answers a bool.
+        (json.dumps([_action(reclassify=True)]), "0.reclassify: Input should be 'yes', 'no'"),
+        (json.dumps([_action(reclassify="maybe")]), "0.reclassify: Input should be 'yes', 'no'"),
+        (json.dumps([_action(reclassify=1)]), "0.reclassify: Input should be 'yes', 'no'"),
+        (json.dumps([_action(fields="nw_ttl,nw_tos")]), "0.fields: Input should be a valid array"),
+        (json.dumps([_action(fields=["nw ttl"])]), "'nw ttl' is not a field name"),
         (json.dumps([_action(fields=[""])]), "'' is not a field name"),
         (json.dumps([_action(unrunnable="maybe")]), "0.unrunnable: Input should be 'drop'"),
         (json.dumps([_action(path="sys/fs/bpf/p")]), "0.path: Value error, the path is not"),
@@ -139,7 +141,7 @@ SHOW = (
     '{"drops":1,"engine":"kernel","engine_reason":"","errors":2,"executor":"auto",'
     '"fields":[],"insns":"","name":"mirror",'
     '"packets":5,"path":"/sys/fs/bpf/x/mirror/prog/m","prog_id":42,"prog_name":"m",'
-    '"prog_tag":"0123456789abcdef","reclassify":false,"registration_id":3,"replaced":1,'
+    '"prog_tag":"0123456789abcdef","reclassify":"no","registration_id":3,"replaced":1,'
     '"run_time_ns":900,"runs_on":"kernel","runs_on_reason":"no instructions",'
     '"unrunnable":"pass","unrunnable_packets":4}\n'
 )
