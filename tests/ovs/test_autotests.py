@@ -40,4 +40,4 @@ def test_bpf_action_autotests_pass() -> None:
     summary = done.stdout.strip().splitlines()[-12:]
     assert done.returncode == 0, "\n".join(summary)
     ran = [ln for ln in done.stdout.splitlines() if ": bpf action - " in ln]
-    assert len(ran) >= 17 and all(ln.rstrip().endswith(" ok") for ln in ran), "\n".join(ran)
+    assert len(ran) >= 19 and all(ln.rstrip().endswith(" ok") for ln in ran), "\n".join(ran)
