@@ -11,6 +11,7 @@ flows the switch installed.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,19 @@ def _datapath_counts(switch: Switch) -> tuple[int, int]:
     return received, recirculated
 
 
+def _wait_until_recirculating(switch: Switch, n: int, timeout: float = 10.0) -> None:
+    """Wait until revalidation has made ``n`` first-pass datapath flows recirculate:
+    ``revalidator/wait`` may return from a round that began before the flow table changed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        first = [f for f in _dp_flows(switch) if f.startswith("recirc_id(0)")]
+        if sum("recirc(" in f for f in first) >= n:
+            return
+        assert time.monotonic() < deadline, f"no revalidation to recirculating flows: {first}"
+        switch.appctl("revalidator/wait")
+        time.sleep(0.1)
+
+
 def _ip_checksum_ok(p: Packet) -> bool:
     fixed = p[IP].copy()
     fixed.chksum = None
@@ -116,7 +130,7 @@ def test_dec_ttl_goes_on_in_one_pass_until_a_table_matches_the_ttl(switch: Switc
     # megaflows into recirculating ones, and exactly the packets whose TTL
     # the action made 63 hit it.
     _flows(switch, "table=1,priority=40000,ip,nw_ttl=63,actions=output:3")
-    switch.settle()
+    _wait_until_recirculating(switch, len(flows))
     for f in (_udp(ttl=64), _udp(ttl=10), _udp(ttl=64, dport=54)):
         switch.send("p1", bytes(f))
     switch.settle()
