@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,11 @@ def switch(tmp_path: Path) -> Iterator[Switch]:
         yield sw
     finally:
         sw.stop()
+        # What the test registered stays pinned (and loaded) after the switch
+        # stops: its folder is this switch's alone. Never through a planted link.
+        if bpffs.owned_if_there(sw.pin_root):
+            shutil.rmtree(sw.pin_root, ignore_errors=True)
+        assert not sw.pin_root.exists(), f"pins left under {sw.pin_root}"
 
 
 _sandboxes = itertools.count(1)
