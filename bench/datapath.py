@@ -51,19 +51,23 @@ ovs-vswitchd's CPU time from the kernel's process CPU clock
 
 The PMD cycles come from a second patched switch (``PmdBench``) whose two
 ports are netdev-dummy's ``dummy-pmd`` class (``is_pmd = true``), polled by
-one PMD thread pinned to the last core. After each configuration's veth
-round, the same pipeline runs there on ``PMD_PACKETS`` frames identical to
-trafgen's, given to ``netdev-dummy/receive`` 96 a call (its receive queue
-holds 100), which the PMD thread takes in bursts of 32 (``options:rx_burst``,
-patch 0014: a dummy port otherwise gives one packet a poll, and every
-per-batch cost of the datapath would be paid per packet, where a NIC under
-load gives bursts). The PMD thread counts its own cycles with ``rdtsc``
+one PMD thread pinned to the last core. After the veth rounds (so that
+trafgen no longer runs), the same pipelines run there in as many rounds of
+a to g, each on ``PMD_PACKETS`` frames identical to trafgen's, all given
+by one ``netdev-dummy/receive --repeat`` call (patch 0016: the port's queue
+copies the flows' frames in turn while the PMD thread polls it, so that
+nothing else of the switch, nor this process, runs during the round). The
+PMD thread takes them in bursts of 32 (``options:rx_burst``, patch 0014: a
+dummy port otherwise gives one packet a poll, and every per-batch cost of
+the datapath would be paid per packet, where a NIC under load gives
+bursts). Every other thread of the switch, and this process, run on the
+other cores. The PMD thread counts its own cycles with ``rdtsc``
 (``cycles_counter_update()`` in lib/dpif-netdev-perf.h; the CPU has
 ``constant_tsc`` and ``nonstop_tsc``): ``pmd-stats-show``'s ``processing
 cycles`` per packet received, and the median of ``pmd-perf-show``'s
 cycles/pkt histogram (``pmd-perf-metrics=true``: each busy iteration's
-cycles over its packets), a typical packet. They
-are shown as ns at the nominal clock of /proc/cpuinfo.
+cycles over its packets), a typical packet. They are shown as ns at the
+nominal clock of /proc/cpuinfo.
 
 The ratios between configurations are taken round by round (the
 configurations of one round ran back to back) and reported as their median
@@ -74,9 +78,13 @@ Then the action cost (``measure_action_costs``): every bundled action
 runs as ``bpf(NAME),resubmit(,1)``, each round after a stock (a) round;
 what it adds to (a)'s PMD cycles per packet, over the program's own run
 time (``BPF_PROG_TEST_RUN`` with repeat, in cycles at the nominal clock,
-on the same frame), is its cost over its program run. What each action
-does to the bench's frame (its verdict, the TTL it leaves) comes from that
-same kernel run, and each round is checked against it.
+on the same frame, timed right after the round on the PMD thread's core:
+``KernelTimer``), round by round, is its cost over its program run. What
+each action does to the bench's frame (its verdict, the TTL it leaves)
+comes from a kernel run of the program on every flow's frame, and each
+round is checked against it. The control (``CONTROL``, an empty program)
+is measured alike and shown, out of the median: what any action costs
+besides its program.
 
 Whether the datapath recirculates after each action is predicted from its
 registration (``recirculates``): ``reclassify=yes`` always, ``no`` never,
@@ -108,8 +116,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
@@ -122,26 +131,39 @@ from extframe.ovs import registry
 from extframe.ovs.sandbox import Host, Sandbox
 from extframe.ovs.switch import Registered, Switch, parse_bpf_show
 
+if TYPE_CHECKING:
+    from extframe.kernel import LoadedProgram
+
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ROOT / "actions"
+#: The action-cost part's control: a program that only returns TC_ACT_OK. What it
+#: adds to a packet is what running any action costs besides its program; it is
+#: shown beside the bundled actions and left out of their median.
+CONTROL = ROOT / "bench" / "nop.c"
 PREFIX = "efbench"
 ROUNDS = 7
 SECONDS = 2.0
 FLOWS = 64  # UDP source ports 1000..1063
 FRAME_SIZE = 64  # bytes from the Ethernet header, as bench/testrun.py; no FCS on veth
-#: The PMD part: packets injected per round and per ``netdev-dummy/receive`` call.
-#: netdev-dummy queues at most 100 packets per receive queue
-#: (``NETDEV_DUMMY_MAX_QUEUE``) and silently frees the rest, so a call carries 96,
-#: three bursts, and the next one waits until the PMD thread has taken them.
-PMD_PACKETS = 50_000
-PMD_BATCH = 96
+#: The PMD part: packets per round, all given by one ``netdev-dummy/receive
+#: --repeat`` call (patch 0016): the port's queue gives copies of the flows' frames
+#: in turn, and nothing else runs on the switch while the PMD thread takes them.
+PMD_PACKETS = 200_000
 #: Packets the PMD thread takes from a dummy port per poll, as a NIC gives a burst
 #: (``NETDEV_MAX_BURST``).
 PMD_BURST = 32
+#: The PMD switch's malloc (``GLIBC_TUNABLES``). netdev-dummy copies each packet with
+#: ``malloc()`` and the datapath frees it after output, a burst at a time; glibc's
+#: per-thread cache keeps 7 freed chunks of a size, fewer than a burst, and the rest
+#: go back to the heap, whose state then made the rounds of one run alternate between
+#: two speeds for seconds at a time (stock: about 400 and 550 cycles a packet). With
+#: room for every chunk of a burst, the copies come from the thread's cache, as a NIC
+#: driver's buffers come from its pool, and stock rounds agree within about 10%.
+PMD_GLIBC_TUNABLES = "glibc.malloc.tcache_count=1024"
 #: The action-cost part: at most this many rounds (fewer with ``--rounds``), and
 #: packets per action and round, on the PMD switch only.
 ACTION_ROUNDS = 7
-ACTION_PACKETS = 20_000
+ACTION_PACKETS = 200_000
 #: While the veth rounds run, the idle PMD thread sleeps (``pmd-maxsleep``, µs)
 #: instead of spinning on the core that trafgen and the other switch share.
 PMD_IDLE_SLEEP_US = 10_000
@@ -577,8 +599,7 @@ def check_pmd_round(config: Config, s: PmdSample) -> None:
         )
     if s.pmd_packets != s.sent:
         raise MeasurementError(
-            f"{where}: {s.sent} packets sent but the PMD thread received {s.pmd_packets} "
-            "(netdev-dummy drops what does not fit its 100-packet queue)"
+            f"{where}: {s.sent} packets sent but the PMD thread received {s.pmd_packets}"
         )
     if s.busy_cycles <= 0 or s.median_cycles <= 0:
         raise MeasurementError(f"{where}: no PMD cycles counted for {s.pmd_packets} packets")
@@ -592,7 +613,7 @@ def check_pmd_round(config: Config, s: PmdSample) -> None:
             f"{where}: pmd-perf-show's cycles/pkt histogram holds {s.histogram_iterations} "
             f"iterations for {s.pmd_packets} packets: is pmd-perf-metrics on?"
         )
-    if s.pmd_packets >= 10 * PMD_BATCH and s.histogram_iterations > s.pmd_packets // 2:
+    if s.pmd_packets >= 10 * PMD_BURST and s.histogram_iterations > s.pmd_packets // 2:
         raise MeasurementError(
             f"{where}: the PMD thread took {s.pmd_packets} packets in "
             f"{s.histogram_iterations} polls, not bursts of up to {PMD_BURST}: this switch's "
@@ -714,8 +735,8 @@ def ipv4_udp_frame(sport: int) -> bytes:
 class Unixctl:
     """A connection to a daemon's unixctl socket: JSON-RPC, as ovs-appctl speaks it.
 
-    One connection for thousands of ``netdev-dummy/receive`` calls: starting
-    ovs-appctl for each would make the injection, not the PMD, the bottleneck.
+    One connection for the hundreds of calls of a run: starting ovs-appctl for
+    each would take longer than the rounds they read.
     """
 
     def __init__(self, path: Path) -> None:
@@ -862,11 +883,25 @@ class Bench:
         return sample
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """``$name`` with ``value`` added (after a colon to what it held) inside the block."""
+    old = os.environ.get(name)
+    os.environ[name] = f"{old}:{value}" if old else value
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
 class PmdBench:
     """A second patched switch whose two ports are ``dummy-pmd``: a PMD thread polls them.
 
-    Packets go in with ``netdev-dummy/receive`` (hex frames, ``PMD_BATCH`` a
-    call), so the PMD thread's own cycle counters (TSC) measure the pipeline.
+    Packets go in with one ``netdev-dummy/receive --repeat`` call a round, so
+    the PMD thread's own cycle counters (TSC) measure the pipeline alone.
     """
 
     def __init__(
@@ -877,15 +912,15 @@ class PmdBench:
         self.listed: dict[str, Registered] = {}
         self.ctl: Unixctl | None = None
         self.core = max(0, (os.cpu_count() or 1) - 1)
-        frames = [ipv4_udp_frame(1000 + i % FLOWS).hex() for i in range(FLOWS + PMD_BATCH)]
-        # Batch k runs over the flows from k % FLOWS on, so every flow gets its share.
-        self.batches = [frames[i : i + PMD_BATCH] for i in range(FLOWS)]
+        # Repeated in turn: every burst of 32 holds 32 flows, and each flow gets its share.
+        self.frames = [ipv4_udp_frame(1000 + i).hex() for i in range(FLOWS)]
 
     def start(self) -> None:
         sw = self.sw
         # =override: br0's internal port is a dummy too (no tap on the host);
         # --disable-system: no kernel datapath. dummy-pmd is there either way.
-        sw.start("--enable-dummy=override", "--disable-system")
+        with _environ("GLIBC_TUNABLES", PMD_GLIBC_TUNABLES):
+            sw.start("--enable-dummy=override", "--disable-system")
         sw.vsctl(
             "set", "Open_vSwitch", ".",
             f"other_config:pmd-cpu-mask={1 << self.core:#x}",
@@ -962,23 +997,36 @@ class PmdBench:
             time.sleep(0.002)
 
     def _inject(self, ctl: Unixctl, packets: int) -> None:
-        """Send ``packets`` frames, each batch once the PMD thread took the previous one."""
-        sent = self._pmd_received(ctl)
-        goal = sent + packets
-        batch = 0
-        while sent < goal:
-            frames = self.batches[batch % FLOWS][: goal - sent]
-            ctl.call("netdev-dummy/receive", "p1", *frames)
-            sent += len(frames)
-            batch += 1
-            deadline = time.monotonic() + 10
-            while (got := self._pmd_received(ctl)) < sent:
-                if time.monotonic() > deadline:
-                    raise MeasurementError(
-                        f"the PMD thread received {got} of {sent} packets and no more: "
-                        "netdev-dummy dropped some"
-                    )
-                time.sleep(0.0002)
+        """Send ``packets`` frames, the flows' in turn, and wait until the PMD thread
+        took them.
+
+        One ``netdev-dummy/receive --repeat`` call (patch 0016) gives them all:
+        the port's receive queue copies the frames as the PMD thread polls it.
+        Feeding them a hundred a call instead (netdev-dummy queues no more) kept
+        the main thread parsing, and this process calling, while the PMD thread
+        counted its cycles: its rounds differed by a factor of two and more.
+        This process only reads the PMD thread's counter, every few milliseconds.
+        """
+        goal = self._pmd_received(ctl) + packets
+        try:
+            ctl.call("netdev-dummy/receive", "p1", "--repeat", str(packets), *self.frames)
+        except MeasurementError as e:
+            raise MeasurementError(
+                f"{e}: does this switch's netdev-dummy have --repeat (patch 0016)? "
+                "Rebuild it with ovs_patches/build.sh"
+            ) from e
+        # Far more than a round takes (about 0.1 s a 100,000 packets here).
+        deadline = time.monotonic() + 10 + packets / 10_000
+        while (got := self._pmd_received(ctl)) < goal:
+            if time.monotonic() > deadline:
+                ctl.call("netdev-dummy/receive", "p1", "--repeat", "0")
+                raise MeasurementError(
+                    f"the PMD thread received {got - goal + packets} of {packets} packets "
+                    "and no more"
+                )
+            time.sleep(0.002)
+        if got > goal:
+            raise MeasurementError(f"the PMD thread received {got - goal} packets more than sent")
 
     def counters(self, ctl: Unixctl) -> dict[str, dict[str, int]]:
         """Every registered action's ``bpf/show`` counters, by name."""
@@ -1117,28 +1165,36 @@ def measure(
     seconds: float = SECONDS,
     pmd_packets: int = PMD_PACKETS,
 ) -> list[Sample]:
-    """``rounds`` rounds of a to g on ``sandbox`` (started here, stopped by the caller).
+    """``rounds`` rounds of a to g on ``sandbox`` (started here, stopped by the caller),
+    then as many on the dummy-pmd switch (``PmdBench``, in ``pmd-switch`` beside the
+    sandbox's run directory, stopped here), ``pmd_packets`` packets a round.
 
-    Each configuration's round on the veth sandbox is followed by its round
-    on the dummy-pmd switch (``PmdBench``, in ``pmd-switch`` beside the
-    sandbox's run directory, stopped here), ``pmd_packets`` packets.
+    The PMD rounds run after the veth rounds, not between them: trafgen and the
+    sandbox's switch then no longer share the machine with the PMD thread, which
+    spins through all of its rounds (``spinning()``) after one uncounted round of
+    each configuration (the switch's first rounds run slow). The i-th PMD round
+    of each configuration goes with its i-th veth round (``Sample.pmd``), and the
+    ratios pair the configurations' rounds of the same switch.
     """
     try:
         bench = Bench(sandbox)
     except OvsError as e:
         raise MeasurementError(f"cannot set up the datapath benchmark: {e}") from e
-    samples: list[Sample] = []
+    rounds_done: list[dict[str, Sample]] = []
+    for _ in range(rounds):
+        this_round = {config.key: bench.round(config, seconds) for config in ALL_CONFIGS}
+        check_flow_counts(ALL_CONFIGS, this_round)
+        rounds_done.append(this_round)
     with pmd_switch(sandbox.run_dir.parent / "pmd-switch") as pmd:
         check_registered(pmd.listed, ALL_CONFIGS)
-        for _ in range(rounds):
-            this_round: dict[str, Sample] = {}
+        with pmd.spinning():
             for config in ALL_CONFIGS:
-                sample = bench.round(config, seconds)
-                sample.pmd = pmd.round(config, pmd_packets)
-                this_round[config.key] = sample
-            check_flow_counts(ALL_CONFIGS, this_round)
-            samples.extend(this_round.values())
-    return samples
+                pmd.round(config, max(FLOWS, pmd_packets // 5), spin=False)
+            for this_round in rounds_done:
+                for config in ALL_CONFIGS:
+                    this_round[config.key].pmd = pmd.round(config, pmd_packets, spin=False)
+                check_flow_counts(ALL_CONFIGS, this_round)
+    return [sample for this_round in rounds_done for sample in this_round.values()]
 
 
 @dataclass(frozen=True)
@@ -1148,6 +1204,7 @@ class ProgramRun:
     ns: float  # its duration per run: the median over rounds of one call with a large repeat
     verdict: Verdict  # what it does to the frame of every flow of the bench
     ttl: int | None  # the TTL of the IPv4 UDP frame it gives back; None if not one such
+    source: Path | None = None  # its C source; None: actions/NAME.c
 
 
 def frame_ttl(frame: bytes) -> int | None:
@@ -1190,6 +1247,60 @@ def program_run(obj: Path, rounds: int) -> ProgramRun:
     return ProgramRun(ns=ns, verdict=results[0].verdict, ttl=ttls.pop() if len(ttls) == 1 else None)
 
 
+class KernelTimer:
+    """Programs loaded in the kernel, each timed on demand on a given core.
+
+    The action-cost part times each action's program right after each of its
+    rounds, on the PMD thread's core: a host that slows a core down for a
+    while (a busy sibling thread, the hypervisor) then slows both figures of
+    the ratio alike. ``BPF_PROG_TEST_RUN`` counts only the time its loop runs
+    (``bpf_test_timer_leave()`` before it yields the CPU), so the PMD thread
+    that spins on that core does not enter the figure.
+    """
+
+    def __init__(self, sources: Mapping[str, Path]) -> None:
+        self.sources = dict(sources)
+        self.frame = ipv4_udp_frame(1000)
+        self._stack = contextlib.ExitStack()
+        self.progs: dict[str, LoadedProgram] = {}
+
+    def __enter__(self) -> KernelTimer:
+        from extframe.build import build
+        from extframe.kernel import LoadOptions, load_object
+
+        tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+        try:
+            for name, src in self.sources.items():
+                obj = build(src, tmp / f"{name}.o")
+                loaded = self._stack.enter_context(load_object(obj, LoadOptions(log_level=0)))
+                self.progs[name] = loaded.program()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def ns(self, name: str, core: int) -> float:
+        """One call with ``testrun.REPEAT`` runs of ``name``'s program on the first
+        flow's frame, on ``core``: the kernel's average per run, in ns."""
+        from bench import testrun
+        from extframe.kernel import RunInput, run
+
+        mine = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {core})
+        try:
+            result = run(
+                self.progs[name], RunInput(packet=self.frame, in_port=1, repeat=testrun.REPEAT)
+            )
+        finally:
+            os.sched_setaffinity(0, mine)
+        if result.duration_ns <= 0:
+            raise MeasurementError(f"{name}: the kernel reported no run time")
+        return float(result.duration_ns)
+
+
 def program_runs(sources: Iterable[Path]) -> dict[str, ProgramRun]:
     """``program_run`` of each source, built here, by the source's stem."""
     from bench import testrun
@@ -1197,7 +1308,9 @@ def program_runs(sources: Iterable[Path]) -> dict[str, ProgramRun]:
 
     with tempfile.TemporaryDirectory() as tmp:
         return {
-            src.stem: program_run(build(src, Path(tmp) / f"{src.stem}.o"), testrun.ROUNDS)
+            src.stem: replace(
+                program_run(build(src, Path(tmp) / f"{src.stem}.o"), testrun.ROUNDS), source=src
+            )
             for src in sources
         }
 
@@ -1229,6 +1342,9 @@ class ActionCost:
     typical: tuple[float, ...] = ()  # the same for a typical packet (the histogram's median)
     stock_typical: tuple[float, ...] = ()
     fields: tuple[str, ...] = ()  # the fields= the switch holds (bpf/list)
+    #: The program's own run time (ns), timed right after each round on the PMD
+    #: thread's core (``KernelTimer``); empty: ``prog_ns`` stands for every round.
+    prog_rounds: tuple[float, ...] = ()
 
     @property
     def added(self) -> list[float]:
@@ -1243,8 +1359,24 @@ class ActionCost:
         return self.prog_ns * mhz / 1000
 
     def over_program_run(self, mhz: float) -> float:
-        """The median added PMD cycles per packet over the program's own run time in cycles."""
-        return statistics.median(self.added) / self.prog_cycles(mhz)
+        """The added PMD cycles per packet over the program's own run time in cycles:
+        round by round when the program was timed with each round (the median of
+        those ratios), otherwise the median added over ``prog_ns``."""
+        if not self.prog_rounds:
+            return statistics.median(self.added) / self.prog_cycles(mhz)
+        if len(self.prog_rounds) != len(self.added):
+            raise MeasurementError(
+                f"{self.config.action}: {len(self.prog_rounds)} program runs against "
+                f"{len(self.added)} rounds"
+            )
+        return statistics.median(
+            a / (ns * mhz / 1000) for a, ns in zip(self.added, self.prog_rounds, strict=True)
+        )
+
+    @property
+    def control(self) -> bool:
+        """Is this the control (``CONTROL``), not a bundled action?"""
+        return self.config.key == CONTROL.stem
 
 
 def _differences(c: Config, mine: Sequence[float], stock: Sequence[float]) -> list[float]:
@@ -1256,20 +1388,27 @@ def _differences(c: Config, mine: Sequence[float], stock: Sequence[float]) -> li
 def measure_action_costs(
     run_dir: Path, runs: Mapping[str, ProgramRun], rounds: int, packets: int
 ) -> list[ActionCost]:
-    """Each action of ``runs`` (actions/NAME.c, registered as NAME with default options)
-    on a PMD switch of its own in ``run_dir``, ``packets`` packets a round, every
-    round checked.
+    """Each action of ``runs`` (its ``source``, or actions/NAME.c, registered as NAME
+    with default options) on a PMD switch of its own in ``run_dir``, ``packets``
+    packets a round, every round checked.
 
     One uncounted round of each first (the switch's first rounds run slow),
-    then ``rounds`` times every action, each right after a stock (a) round:
-    its cost is taken against that (a), so that both saw the same moment of
-    the machine.
+    then ``rounds`` times every action, each right after a stock (a) round,
+    and its program timed in the kernel right after it (``KernelTimer``): its
+    cost is taken against that (a) and that run, so that all three saw the
+    same moment of the machine.
     """
-    registrations = {name: Registration(ACTIONS / f"{name}.c") for name in runs}
+    registrations = {
+        name: Registration(run.source or ACTIONS / f"{name}.c") for name, run in runs.items()
+    }
     stock = CONFIGS[0]
-    with pmd_switch(run_dir, registrations) as pmd:
+    with (
+        pmd_switch(run_dir, registrations) as pmd,
+        KernelTimer({n: r.source for n, r in registrations.items()}) as timer,
+    ):
         configs = [action_config(n, pmd.listed[n], runs[n]) for n in registrations]
         pairs: dict[str, list[tuple[PmdSample, PmdSample]]] = {c.key: [] for c in configs}
+        prog: dict[str, list[float]] = {c.key: [] for c in configs}
         with pmd.spinning():
             for config in [stock, *configs]:
                 pmd.round(config, max(FLOWS, packets // 5), spin=False)
@@ -1277,16 +1416,18 @@ def measure_action_costs(
                 for config in configs:
                     base = pmd.round(stock, packets, spin=False)
                     pairs[config.key].append((pmd.round(config, packets, spin=False), base))
+                    prog[config.key].append(timer.ns(config.key, pmd.core))
         return [
             ActionCost(
                 config=c,
                 runs_on=pmd.listed[c.key].runs_on,
-                prog_ns=runs[c.key].ns,
+                prog_ns=statistics.median(prog[c.key]),
                 cycles=tuple(s.cycles_per_packet for s, _ in pairs[c.key]),
                 stock=tuple(b.cycles_per_packet for _, b in pairs[c.key]),
                 typical=tuple(s.median_cycles for s, _ in pairs[c.key]),
                 stock_typical=tuple(b.median_cycles for _, b in pairs[c.key]),
                 fields=tuple(pmd.listed[c.key].fields),
+                prog_rounds=tuple(prog[c.key]),
             )
             for c in configs
         ]
@@ -1517,8 +1658,8 @@ def pmd_table(
 
     lines = [
         f"PMD cycles: the same pipelines on a switch whose ports are dummy-pmd (polled by one "
-        f"PMD thread), {packets} packets a round through netdev-dummy/receive, median of "
-        f"{rounds} rounds interleaved with the ones above",
+        f"PMD thread), {packets} packets a round, given by netdev-dummy/receive --repeat, "
+        f"median of {rounds} rounds of a to g after the ones above (one uncounted first)",
         "",
         f"| config | pipeline | PMD cycles/pkt | (lowest–highest round) | {ns} "
         f"| typical packet, cycles | (lowest–highest round) | {ns} | passes/pkt |",
@@ -1543,10 +1684,12 @@ def _outcome(c: Config) -> str:
 
 
 def median_action_cost(costs: Sequence[ActionCost], mhz: float) -> float:
-    """action_cost_over_program_run: the median over the actions."""
-    if not costs:
+    """action_cost_over_program_run: the median over the actions, the control
+    (``CONTROL``) left out."""
+    actions = [c for c in costs if not c.control]
+    if not actions:
         raise MeasurementError("no action was measured for the action cost")
-    return statistics.median(c.over_program_run(mhz) for c in costs)
+    return statistics.median(c.over_program_run(mhz) for c in actions)
 
 
 def action_cost_table(
@@ -1559,7 +1702,8 @@ def action_cost_table(
         "registered with default options (the switch picks the executor) on a PMD switch of "
         f"its own, {packets} packets a round, median of {rounds} rounds, each right after a "
         f"stock (a) round; prog_ns: BPF_PROG_TEST_RUN with repeat {repeat} on the first "
-        f"flow's frame; cycles at {mhz:.0f} MHz",
+        "flow's frame, on the PMD thread's core right after each round (added / prog is the "
+        f"median of the rounds' own ratios); cycles at {mhz:.0f} MHz",
         "",
     ]
     if costs:
@@ -1576,28 +1720,37 @@ def action_cost_table(
         "| (lowest–highest round) | added, typical packet | added / prog |",
         "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in costs:
+    actions = [c for c in costs if not c.control]
+    for c in [*actions, *(c for c in costs if c.control)]:
         cyc, added = spread(c.cycles), spread(c.added)
         typical = f"{statistics.median(c.added_typical):.0f}" if c.typical else "-"
         table1 = "udp, nw_ttl=64 or 63" if c.config.ttl_after is not None else "any packet"
         mode = c.config.mode or "-"
         reclassify = f"{mode} ({','.join(c.fields)})" if c.fields else mode
+        name = f"{c.config.action} (control: an empty program)" if c.control else c.config.action
         lines.append(
-            f"| {c.config.action} | {c.runs_on} | {reclassify} | {_outcome(c.config)} "
+            f"| {name} | {c.runs_on} | {reclassify} | {_outcome(c.config)} "
             f"| {table1} | {'yes' if c.config.reclassified else 'no'} "
             f"| {c.prog_ns:.0f} | {c.prog_cycles(mhz):.0f} "
             f"| {cyc.median:.0f} | {cyc.low:.0f}–{cyc.high:.0f} | {added.median:.0f} "
             f"| {added.low:.0f}–{added.high:.0f} | {typical} | {c.over_program_run(mhz):.1f}x |"
         )
     by_executor = []
-    for where in sorted({c.runs_on for c in costs}):
-        mine = [c for c in costs if c.runs_on == where]
+    for where in sorted({c.runs_on for c in actions}):
+        mine = [c for c in actions if c.runs_on == where]
         by_executor.append(f"{where}: {median_action_cost(mine, mhz):.2f}x over {len(mine)}")
     lines += [
         "",
-        f"action_cost_over_program_run, the median over the {len(costs)} actions: "
-        f"{median_action_cost(costs, mhz):.2f}x ({'; '.join(by_executor)})",
+        f"action_cost_over_program_run, the median over the {len(actions)} actions: "
+        f"{median_action_cost(actions, mhz):.2f}x ({'; '.join(by_executor)})",
     ]
+    for c in costs:
+        if c.control:
+            lines.append(
+                f"{c.config.action}, the control, adds {statistics.median(c.added):.0f} cycles "
+                "a packet: what running any action costs besides its program "
+                "(not in the median)"
+            )
     return lines
 
 
@@ -1650,7 +1803,7 @@ def main(options: RunOptions) -> int:
         raise MeasurementError(
             "/proc/cpuinfo gives no CPU clock: the programs' run times cannot be put in cycles"
         )
-    runs = program_runs(sorted(ACTIONS.glob("*.c")))
+    runs = program_runs([*sorted(ACTIONS.glob("*.c")), CONTROL])
     with private_sandbox() as sb:
         samples = measure(sb, rounds, seconds, PMD_PACKETS)
     with tempfile.TemporaryDirectory(prefix=f"{PREFIX}-") as tmp:

@@ -11,7 +11,8 @@ kernel) and the tables must show the seven configurations, PMD cycles
 included. The action-cost part runs one short round of three actions: one
 that goes on and still recirculates (dec_ttl, whose TTL table 1 matches),
 one that goes on without recirculating (mac_rewrite, lazy: table 1 does not
-match MACs) and one that drops the bench's frames.
+match MACs), one that drops the bench's frames, and the control, an empty
+program (bench/nop.c), each timed in the kernel after its round.
 
 The pure parts the summary line is made of (per-round ratios, the action
 cost, the line itself, the flow checks of (f), (g) and of the action-cost
@@ -20,6 +21,7 @@ pipelines, the lazy prediction) are tested here too, without OVS.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -59,7 +61,7 @@ def test_one_round_of_each_configuration_is_measured_and_checked(
     assert sorted(pmd) == ["a", "b", "c", "d", "e", "f", "g"]
     for key, p in pmd.items():
         assert p.pmd_packets == p.sent == 2000 and p.main_packets == 0
-        # In bursts: 96 packets a call, taken 32 at a time (some polls find fewer).
+        # One netdev-dummy/receive --repeat call, taken 32 at a time (a poll may find fewer).
         assert p.busy_cycles > 0 and 2000 // 32 <= p.histogram_iterations <= 2000 // 8
         assert p.recirculations == (2000 if key in "cde" else 0)
     assert pmd["b"].action_packets["ro"] == 2000 and pmd["d"].action_packets["ttl"] == 2000
@@ -78,9 +80,11 @@ def test_one_round_of_each_configuration_is_measured_and_checked(
         assert f"| ({key}) | dec_ttl |" in text
 
     names = ("dec_ttl", "mac_rewrite", "vlan_push")
-    runs = datapath.program_runs([datapath.ACTIONS / f"{n}.c" for n in names])
+    sources = [*(datapath.ACTIONS / f"{n}.c" for n in names), datapath.CONTROL]
+    runs = datapath.program_runs(sources)
     assert runs["dec_ttl"].verdict == "continue" and runs["dec_ttl"].ttl == 63
     assert runs["vlan_push"].verdict == "drop"  # no argument: VLAN ID 0 is refused
+    assert runs["nop"].source == datapath.CONTROL and runs["nop"].ttl == 64
     costs = datapath.measure_action_costs(tmp_path / "pmd-actions", runs, 1, 2000)
     assert [
         (c.config.action, c.runs_on, c.config.mode, c.fields, c.config.reclassified) for c in costs
@@ -88,8 +92,12 @@ def test_one_round_of_each_configuration_is_measured_and_checked(
         ("dec_ttl", "inproc", "lazy", ("nw_ttl",), True),
         ("mac_rewrite", "inproc", "lazy", ("dl_dst", "dl_src"), False),
         ("vlan_push", "inproc", "lazy", ("unknown",), True),
+        ("nop", "inproc", "no", (), False),
     ]
+    assert [c.control for c in costs] == [False, False, False, True]
     assert all(len(c.cycles) == len(c.stock) == 1 for c in costs)
+    # Each round's program run, timed in the kernel right after the round.
+    assert all(len(c.prog_rounds) == 1 and c.prog_ns == c.prog_rounds[0] > 0 for c in costs)
     assert not (tmp_path / "pmd-actions" / "ovs-vswitchd.pid").exists()
     figures = datapath.summary_figures(summaries, datapath.median_action_cost(costs, 2100.0))
     assert re.fullmatch(
@@ -98,6 +106,18 @@ def test_one_round_of_each_configuration_is_measured_and_checked(
         r"lazy_dec_ttl_over_reclassified_cycles=\d+\.\d\d",
         datapath.summary_line(figures),
     )
+
+
+@pytest.mark.ovs
+@pytest.mark.kernel
+def test_the_pmd_switch_runs_with_a_thread_cache_that_holds_a_burst(tmp_path: Path) -> None:
+    before = os.environ.get("GLIBC_TUNABLES")
+    with datapath.pmd_switch(tmp_path / "pmd", {}) as pmd:
+        pid = pmd.sw.pid("ovs-vswitchd")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        tunables = [e for e in environ if e.startswith(b"GLIBC_TUNABLES=")]
+        assert tunables and tunables[0].endswith(datapath.PMD_GLIBC_TUNABLES.encode())
+    assert os.environ.get("GLIBC_TUNABLES") == before  # this process's is as it was
 
 
 # ------------------------------------------------------------ the pure parts, without OVS
@@ -201,6 +221,45 @@ def test_an_actions_cost_is_its_median_added_cycles_over_its_program_run_in_cycl
     assert datapath.median_action_cost([cost, other, third], 2000.0) == 50.0
     with pytest.raises(MeasurementError, match="3 rounds against 2 of"):
         _ = ActionCost(config, "kernel", 1.0, (1.0, 2.0, 3.0), (1.0, 2.0)).added
+
+
+def test_with_a_program_run_per_round_the_cost_is_the_median_of_the_rounds_own_ratios() -> None:
+    config = datapath.action_config("x", _registered("x", "no"), ProgramRun(10.0, "continue", 64))
+    cost = ActionCost(
+        config=config,
+        runs_on="inproc",
+        prog_ns=10.0,
+        cycles=(1200.0, 1600.0, 1300.0),
+        stock=(1000.0, 1000.0, 1000.0),  # added: 200, 600, 300
+        prog_rounds=(10.0, 20.0, 30.0),  # 20, 40, 60 cycles at 2000 MHz
+    )
+    # The rounds' ratios are 10, 15 and 5: their median, not 300 / 40 (7.5).
+    assert cost.over_program_run(2000.0) == 10.0
+    short = ActionCost(config, "inproc", 10.0, (1.0, 2.0), (0.0, 0.0), prog_rounds=(1.0,))
+    with pytest.raises(MeasurementError, match="1 program runs against 2 rounds"):
+        short.over_program_run(2000.0)
+
+
+def test_the_control_is_shown_but_left_out_of_the_median() -> None:
+    run = ProgramRun(ns=5.0, verdict="continue", ttl=64, source=datapath.CONTROL)
+    nop = ActionCost(
+        datapath.action_config("nop", _registered("nop", "no"), run), "inproc", 5.0,
+        (1100.0,), (1000.0,),
+    )  # fmt: skip
+    x = ActionCost(
+        datapath.action_config("x", _registered("x", "no"), run), "inproc", 5.0,
+        (1030.0,), (1000.0,),
+    )  # fmt: skip
+    assert nop.control and not x.control
+    assert datapath.median_action_cost([nop, x], 2000.0) == 3.0  # 30 / 10; nop's 10.0 is not in
+    text = "\n".join(datapath.action_cost_table([nop, x], 2000.0, 1, 2000, 20000))
+    assert "| nop (control: an empty program) | inproc | no |" in text
+    assert "the median over the 1 actions: 3.00x" in text
+    assert "nop, the control, adds 100 cycles a packet" in text
+    # The control comes after the actions.
+    assert text.index("| x | inproc") < text.index("| nop (control")
+    with pytest.raises(MeasurementError, match="no action was measured"):
+        datapath.median_action_cost([nop], 2000.0)
 
 
 def test_the_action_cost_table_says_which_executor_ran_each_action() -> None:
