@@ -38,6 +38,7 @@ from analyzer.cfg import Cfg, build_cfg
 from analyzer.elf import MapSpec, ProgramSpec, RelocationKind
 from analyzer.errors import AnalyzerError
 from analyzer.fields import LENGTH, METADATA, fields_in_span
+from analyzer.helpers import HELPER_NAMES, helper_symbol, not_modelled_why
 from analyzer.insn import BPF_PSEUDO_KFUNC_CALL, Insn, decode
 from analyzer.provenance import (
     CallSite,
@@ -427,8 +428,14 @@ class _Verdict:
         insn, kind, name, call_id, effect = site.insn, site.kind, site.name, site.id, site.effect
         where = self.where(insn)
         if effect is None:
+            symbol = name
+            if kind == "helper" and call_id is not None:
+                symbol = helper_symbol(call_id) + f" (#{call_id})" * (call_id in HELPER_NAMES)
+            why = not_modelled_why(kind, name)
             self.unknown.append(
-                f"{where}: {kind} {name} is not in the effects table; its effects are unknown"
+                f"{where}: {kind} {symbol} "
+                + (f"is not modelled ({why})" if why else "is not in the effects table")
+                + "; its effects are unknown"
             )
             self.helpers.append(
                 HelperUse(

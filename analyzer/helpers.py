@@ -44,13 +44,70 @@ from typing import Any, Literal
 __all__ = [
     "CHANGES_PKT_DATA",
     "HELPERS",
+    "HELPERS_NOT_MODELLED",
+    "HELPER_NAMES",
     "KFUNCS",
+    "KFUNCS_NOT_MODELLED",
     "METADATA_FIELDS",
     "HelperEffect",
     "helper_by_id",
     "helper_by_name",
+    "helper_symbol",
     "kfunc_by_name",
+    "not_modelled_why",
 ]
+
+#: Every helper's uapi name, by number: ``enum bpf_func_id`` of
+#: include/uapi/linux/bpf.h (``___BPF_FUNC_MAPPER``), 1 to 211 as Linux 6.18
+#: numbers them. The numbers are ABI: a kernel only appends. They name a call
+#: the table has no row for (``helper_symbol``), so that a reason says
+#: ``bpf_fib_lookup``, not ``helper#69``; tests/kernel/test_helper_coverage.py
+#: compares them with the running kernel's BTF.
+_UAPI_ORDER = """
+    map_lookup_elem map_update_elem map_delete_elem probe_read ktime_get_ns trace_printk
+    get_prandom_u32 get_smp_processor_id skb_store_bytes l3_csum_replace l4_csum_replace
+    tail_call clone_redirect get_current_pid_tgid get_current_uid_gid get_current_comm
+    get_cgroup_classid skb_vlan_push skb_vlan_pop skb_get_tunnel_key skb_set_tunnel_key
+    perf_event_read redirect get_route_realm perf_event_output skb_load_bytes get_stackid
+    csum_diff skb_get_tunnel_opt skb_set_tunnel_opt skb_change_proto skb_change_type
+    skb_under_cgroup get_hash_recalc get_current_task probe_write_user
+    current_task_under_cgroup skb_change_tail skb_pull_data csum_update set_hash_invalid
+    get_numa_node_id skb_change_head xdp_adjust_head probe_read_str get_socket_cookie
+    get_socket_uid set_hash setsockopt skb_adjust_room redirect_map sk_redirect_map
+    sock_map_update xdp_adjust_meta perf_event_read_value perf_prog_read_value getsockopt
+    override_return sock_ops_cb_flags_set msg_redirect_map msg_apply_bytes msg_cork_bytes
+    msg_pull_data bind xdp_adjust_tail skb_get_xfrm_state get_stack skb_load_bytes_relative
+    fib_lookup sock_hash_update msg_redirect_hash sk_redirect_hash lwt_push_encap
+    lwt_seg6_store_bytes lwt_seg6_adjust_srh lwt_seg6_action rc_repeat rc_keydown
+    skb_cgroup_id get_current_cgroup_id get_local_storage sk_select_reuseport
+    skb_ancestor_cgroup_id sk_lookup_tcp sk_lookup_udp sk_release map_push_elem
+    map_pop_elem map_peek_elem msg_push_data msg_pop_data rc_pointer_rel spin_lock
+    spin_unlock sk_fullsock tcp_sock skb_ecn_set_ce get_listener_sock skc_lookup_tcp
+    tcp_check_syncookie sysctl_get_name sysctl_get_current_value sysctl_get_new_value
+    sysctl_set_new_value strtol strtoul sk_storage_get sk_storage_delete send_signal
+    tcp_gen_syncookie skb_output probe_read_user probe_read_kernel probe_read_user_str
+    probe_read_kernel_str tcp_send_ack send_signal_thread jiffies64 read_branch_records
+    get_ns_current_pid_tgid xdp_output get_netns_cookie get_current_ancestor_cgroup_id
+    sk_assign ktime_get_boot_ns seq_printf seq_write sk_cgroup_id sk_ancestor_cgroup_id
+    ringbuf_output ringbuf_reserve ringbuf_submit ringbuf_discard ringbuf_query csum_level
+    skc_to_tcp6_sock skc_to_tcp_sock skc_to_tcp_timewait_sock skc_to_tcp_request_sock
+    skc_to_udp6_sock get_task_stack load_hdr_opt store_hdr_opt reserve_hdr_opt
+    inode_storage_get inode_storage_delete d_path copy_from_user snprintf_btf
+    seq_printf_btf skb_cgroup_classid redirect_neigh per_cpu_ptr this_cpu_ptr redirect_peer
+    task_storage_get task_storage_delete get_current_task_btf bprm_opts_set
+    ktime_get_coarse_ns ima_inode_hash sock_from_file check_mtu for_each_map_elem snprintf
+    sys_bpf btf_find_by_name_kind sys_close timer_init timer_set_callback timer_start
+    timer_cancel get_func_ip get_attach_cookie task_pt_regs get_branch_snapshot
+    trace_vprintk skc_to_unix_sock kallsyms_lookup_name find_vma loop strncmp get_func_arg
+    get_func_ret get_func_arg_cnt get_retval set_retval xdp_get_buff_len xdp_load_bytes
+    xdp_store_bytes copy_from_user_task skb_set_tstamp ima_file_hash kptr_xchg
+    map_lookup_percpu_elem skc_to_mptcp_sock dynptr_from_mem ringbuf_reserve_dynptr
+    ringbuf_submit_dynptr ringbuf_discard_dynptr dynptr_read dynptr_write dynptr_data
+    tcp_raw_gen_syncookie_ipv4 tcp_raw_gen_syncookie_ipv6 tcp_raw_check_syncookie_ipv4
+    tcp_raw_check_syncookie_ipv6 ktime_get_tai_ns user_ringbuf_drain cgrp_storage_get
+    cgrp_storage_delete
+"""
+HELPER_NAMES: Mapping[int, str] = dict(enumerate(_UAPI_ORDER.split(), start=1))
 
 #: Metadata names, sk_buff fields unless said otherwise. No helper writes the
 #: first group: programs store them directly through the context
@@ -223,6 +280,27 @@ HELPERS: tuple[HelperEffect, ...] = (
         201, "dynptr_read", "kernel/bpf/helpers.c: bpf_dynptr_read", writes_memory=((1, 2, None),)
     ),
     _helper(208, "ktime_get_tai_ns", "kernel/bpf/helpers.c: bpf_ktime_get_tai_ns"),
+    _helper(42, "get_numa_node_id", "kernel/bpf/helpers.c: bpf_get_numa_node_id"),
+    _helper(118, "jiffies64", "kernel/bpf/helpers.c: bpf_jiffies64"),
+    _helper(188, "xdp_get_buff_len", f"{_FILTER}: bpf_xdp_get_buff_len"),
+    # A route lookup in the FIB of the device's namespace: it reads the
+    # packet's addresses from its parameter struct (R2, R3 bytes: ARG_PTR_TO_MEM
+    # | MEM_WRITE) and writes the answer there (next hop, MAC addresses,
+    # ifindex). That struct may be packet bytes; nothing else changes.
+    _helper(
+        69,
+        "fib_lookup",
+        f"{_FILTER}: bpf_skb_fib_lookup",  # bpf_xdp_fib_lookup alike
+        writes_memory=((2, 3, None),),
+    ),
+    # Writes the device's MTU to the u32 at R3 (ARG_PTR_TO_FIXED_SIZE_MEM |
+    # MEM_WRITE, arg3_size 4), which may be packet bytes.
+    _helper(
+        163,
+        "check_mtu",
+        f"{_FILTER}: bpf_skb_check_mtu",  # bpf_xdp_check_mtu alike
+        writes_memory=((3, None, 4),),
+    ),
     # --- packet bytes -----------------------------------------------------
     # flags BPF_F_RECOMPUTE_CSUM updates skb->csum, BPF_F_INVALIDATE_HASH
     # clears skb->hash (skb_clear_hash).
@@ -536,6 +614,160 @@ KFUNCS: tuple[HelperEffect, ...] = (
     ),
 )
 
+
+def _each(names: str, why: str) -> dict[str, str]:
+    return dict.fromkeys(names.split(), why)
+
+
+_TASK = "answers about the task or cgroup that runs the program, which in OVS is a switch thread"
+_SOCKET = "looks up, casts or reads a socket or its storage"
+_CALLBACK = "runs a callback of the program, which may write what the caller can reach"
+_MEMORY = "reads or writes memory or maps through pointers it returns or takes"
+_TRACE = "formats or reads memory for tracing"
+
+#: Helpers the kernel offers to tc or XDP programs that the table has no row
+#: for, by uapi name, with why. A program that calls one gets ``unknown``,
+#: and the reason names the helper. tests/kernel/test_helper_coverage.py fails
+#: when the running kernel offers a helper that is neither here nor in
+#: ``HELPERS``.
+HELPERS_NOT_MODELLED: Mapping[str, str] = {
+    **_each(
+        (
+            "get_current_pid_tgid get_current_uid_gid get_current_comm get_cgroup_classid "
+            "get_current_task current_task_under_cgroup get_current_cgroup_id "
+            "get_ns_current_pid_tgid get_current_ancestor_cgroup_id get_task_stack "
+            "get_current_task_btf task_pt_regs send_signal send_signal_thread "
+            "task_storage_get task_storage_delete cgrp_storage_get cgrp_storage_delete "
+            "find_vma copy_from_user copy_from_user_task get_branch_snapshot "
+            "perf_event_read perf_event_read_value"
+        ),
+        _TASK,
+    ),
+    **_each(
+        (
+            "get_route_realm get_socket_cookie get_socket_uid get_netns_cookie "
+            "skb_get_xfrm_state skb_cgroup_classid sk_lookup_tcp sk_lookup_udp sk_release "
+            "sk_fullsock tcp_sock get_listener_sock skc_lookup_tcp tcp_check_syncookie "
+            "tcp_gen_syncookie sk_storage_get sk_storage_delete skc_to_tcp6_sock "
+            "skc_to_tcp_sock skc_to_tcp_timewait_sock skc_to_tcp_request_sock "
+            "skc_to_udp6_sock skc_to_unix_sock skc_to_mptcp_sock tcp_raw_gen_syncookie_ipv4 "
+            "tcp_raw_gen_syncookie_ipv6 tcp_raw_check_syncookie_ipv4 "
+            "tcp_raw_check_syncookie_ipv6"
+        ),
+        _SOCKET,
+    ),
+    **_each(
+        (
+            "loop for_each_map_elem timer_init timer_set_callback timer_start timer_cancel "
+            "user_ringbuf_drain"
+        ),
+        _CALLBACK,
+    ),
+    **_each(
+        (
+            "spin_lock spin_unlock strtol strtoul strncmp per_cpu_ptr this_cpu_ptr kptr_xchg "
+            "map_lookup_percpu_elem ringbuf_query dynptr_from_mem ringbuf_reserve_dynptr "
+            "ringbuf_submit_dynptr ringbuf_discard_dynptr dynptr_data"
+        ),
+        _MEMORY,
+    ),
+    **_each(
+        (
+            "probe_read_user probe_read_kernel probe_read_user_str probe_read_kernel_str "
+            "snprintf snprintf_btf trace_vprintk"
+        ),
+        _TRACE,
+    ),
+}
+
+_K_TASK = "acquires, looks up or iterates over kernel objects (tasks, cgroups, VMAs)"
+_K_GRAPH = "allocates or links program-owned objects (lists, rbtrees, refcounts)"
+_K_SYNC = "locks, or enters or leaves an RCU, IRQ or preemption section"
+_K_CT = "looks up or changes a conntrack entry or an XFRM state"
+_K_MEMORY = "reads or copies memory, strings or keys"
+_K_DYNPTR = "adjusts or inspects a dynptr, which may cover packet bytes"
+_K_CTX = "reads driver metadata, casts the context or stops the program"
+
+#: Kfuncs the kernel offers to tc or XDP programs that ``KFUNCS`` has no row
+#: for, by name, with why; as ``HELPERS_NOT_MODELLED``.
+KFUNCS_NOT_MODELLED: Mapping[str, str] = {
+    **_each(
+        (
+            "bpf_cgroup_acquire bpf_cgroup_ancestor bpf_cgroup_from_id bpf_cgroup_release "
+            "bpf_cgroup_read_xattr bpf_task_acquire bpf_task_from_pid bpf_task_from_vpid "
+            "bpf_task_get_cgroup1 bpf_task_release bpf_task_under_cgroup bpf_send_signal_task "
+            "bpf_task_work_schedule_resume_impl bpf_task_work_schedule_signal_impl "
+            "bpf_get_kmem_cache bpf_iter_css_destroy bpf_iter_css_new bpf_iter_css_next "
+            "bpf_iter_css_task_destroy bpf_iter_css_task_new bpf_iter_css_task_next "
+            "bpf_iter_dmabuf_destroy bpf_iter_dmabuf_new bpf_iter_dmabuf_next "
+            "bpf_iter_kmem_cache_destroy bpf_iter_kmem_cache_new bpf_iter_kmem_cache_next "
+            "bpf_iter_task_destroy bpf_iter_task_new bpf_iter_task_next "
+            "bpf_iter_task_vma_destroy bpf_iter_task_vma_new bpf_iter_task_vma_next "
+            "bpf_iter_bits_destroy bpf_iter_bits_new bpf_iter_bits_next "
+            "bpf_iter_num_destroy bpf_iter_num_new bpf_iter_num_next bpf_map_sum_elem_count "
+            "bpf_wq_init bpf_wq_set_callback_impl bpf_wq_start"
+        ),
+        _K_TASK,
+    ),
+    **_each(
+        (
+            "bpf_list_back bpf_list_front bpf_list_pop_back bpf_list_pop_front "
+            "bpf_list_push_back_impl bpf_list_push_front_impl bpf_obj_drop_impl "
+            "bpf_obj_new_impl bpf_percpu_obj_drop_impl bpf_percpu_obj_new_impl "
+            "bpf_rbtree_add_impl bpf_rbtree_first bpf_rbtree_left bpf_rbtree_remove "
+            "bpf_rbtree_right bpf_rbtree_root bpf_refcount_acquire_impl"
+        ),
+        _K_GRAPH,
+    ),
+    **_each(
+        (
+            "bpf_local_irq_restore bpf_local_irq_save bpf_preempt_disable bpf_preempt_enable "
+            "bpf_rcu_read_lock bpf_rcu_read_unlock bpf_res_spin_lock "
+            "bpf_res_spin_lock_irqsave bpf_res_spin_unlock bpf_res_spin_unlock_irqrestore"
+        ),
+        _K_SYNC,
+    ),
+    **_each(
+        (
+            "bpf_ct_change_status bpf_ct_change_timeout bpf_ct_insert_entry bpf_ct_release "
+            "bpf_ct_set_nat_info bpf_ct_set_status bpf_ct_set_timeout bpf_skb_ct_alloc "
+            "bpf_skb_ct_lookup bpf_xdp_ct_alloc bpf_xdp_ct_lookup bpf_xdp_get_xfrm_state "
+            "bpf_xdp_xfrm_state_release bpf_sk_assign_tcp_reqsk"
+        ),
+        _K_CT,
+    ),
+    **_each(
+        (
+            "bpf_copy_from_user_dynptr bpf_copy_from_user_str bpf_copy_from_user_str_dynptr "
+            "bpf_copy_from_user_task_dynptr bpf_copy_from_user_task_str "
+            "bpf_copy_from_user_task_str_dynptr bpf_probe_read_kernel_dynptr "
+            "bpf_probe_read_kernel_str_dynptr bpf_probe_read_user_dynptr "
+            "bpf_probe_read_user_str_dynptr bpf_crypto_decrypt bpf_crypto_encrypt "
+            "bpf_key_put bpf_lookup_system_key bpf_lookup_user_key bpf_strcasecmp "
+            "bpf_strchr bpf_strchrnul bpf_strcmp bpf_strcspn bpf_strlen bpf_strnchr "
+            "bpf_strnlen bpf_strnstr bpf_strrchr bpf_strspn bpf_strstr "
+            "bpf_stream_vprintk_impl bpf_kfunc_call_memb_release "
+            "bpf_kfunc_call_test_release bpf_modify_return_test_tp"
+        ),
+        _K_MEMORY,
+    ),
+    **_each(
+        (
+            "bpf_dynptr_adjust bpf_dynptr_clone bpf_dynptr_from_skb_meta bpf_dynptr_is_null "
+            "bpf_dynptr_is_rdonly bpf_dynptr_size"
+        ),
+        _K_DYNPTR,
+    ),
+    **_each(
+        (
+            "bpf_cast_to_kern_ctx bpf_rdonly_cast bpf_throw __bpf_trap "
+            "bpf_xdp_metadata_rx_hash bpf_xdp_metadata_rx_timestamp "
+            "bpf_xdp_metadata_rx_vlan_tag"
+        ),
+        _K_CTX,
+    ),
+}
+
 _BY_ID: Mapping[int, HelperEffect] = {h.id: h for h in HELPERS if h.id is not None}
 _BY_NAME: Mapping[str, HelperEffect] = {h.name: h for h in HELPERS}
 _KFUNC_BY_NAME: Mapping[str, HelperEffect] = {k.name: k for k in KFUNCS}
@@ -549,6 +781,21 @@ def helper_by_id(helper_id: int) -> HelperEffect | None:
 def helper_by_name(name: str) -> HelperEffect | None:
     """The row for a helper by uapi name (``skb_store_bytes``) or symbol (``bpf_…``)."""
     return _BY_NAME.get(name) or _BY_NAME.get(name.removeprefix("bpf_"))
+
+
+def helper_symbol(helper_id: int) -> str:
+    """The name the verifier prints for helper ``helper_id`` (``bpf_fib_lookup``),
+    or ``helper#N`` for a number newer than ``HELPER_NAMES``."""
+    name = HELPER_NAMES.get(helper_id)
+    return f"bpf_{name}" if name else f"helper#{helper_id}"
+
+
+def not_modelled_why(kind: Literal["helper", "kfunc"], name: str) -> str | None:
+    """Why the table has no row for helper or kfunc ``name`` that the kernel offers,
+    or None when it is not known to be offered (a newer kernel's)."""
+    if kind == "helper":
+        return HELPERS_NOT_MODELLED.get(name.removeprefix("bpf_"))
+    return KFUNCS_NOT_MODELLED.get(name)
 
 
 def kfunc_by_name(name: str) -> HelperEffect | None:

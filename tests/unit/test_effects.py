@@ -305,7 +305,39 @@ def test_callback_arguments_are_unknown() -> None:
     a = static(bytes(code))
     assert a.effects.verdict == "unknown"
     text = " ".join(a.effects.reasons)
-    assert "cannot follow" in text and "helper#181" in text
+    assert "cannot follow" in text and "bpf_loop (#181) is not modelled" in text
+
+
+@pytest.mark.parametrize(
+    ("helper", "says"),
+    [
+        (84, "helper bpf_sk_lookup_tcp (#84) is not modelled (looks up, casts or reads a socket"),
+        (250, "helper helper#250 is not in the effects table"),
+    ],
+)
+def test_a_helper_without_a_row_is_unknown_and_named(helper: int, says: str) -> None:
+    """A call the table has no row for is unknown, by its uapi name where it has one."""
+    a = static(op(0x85, 0, 0, 0, helper) + RET0)
+    assert a.effects.verdict == "unknown"
+    assert any(says in r for r in a.effects.reasons), a.effects.reasons
+
+
+def test_fib_lookup_writes_only_its_parameter_struct() -> None:
+    # bpf_fib_lookup(ctx, fp-64, 64, 0): its struct is on the stack, so no
+    # packet byte changes; before its row the verdict was unknown.
+    code = op(0xBF, 2, 10) + op(0x07, 2, imm=-64) + op(0xB7, 3, imm=64) + op(0xB7, 4)
+    a = static(code + op(0x85, 0, 0, 0, 69) + RET0)
+    assert not spans(a)
+    # Static analysis alone never says read_only; its only reason is that.
+    assert a.effects.reasons == [
+        "the static analysis found no write, but read_only needs the kernel verifier's "
+        "complete log (run without --no-kernel)"
+    ]
+    # The same struct in the packet is a packet write of its 64 bytes.
+    pkt = op(0x61, 2, 1, 76) + op(0x61, 5, 1, 80) + op(0xBF, 0, 2) + op(0x07, 0, imm=64)
+    pkt += op(0x2D, 0, 5, 4) + op(0xB7, 3, imm=64) + op(0xB7, 4) + op(0x85, 0, 0, 0, 69)
+    a = static(pkt + RET0 + RET0)
+    assert (7, 0, 63, "fib_lookup") in spans(a), spans(a)
 
 
 def test_reserved_opcode_is_unknown() -> None:
