@@ -38,7 +38,7 @@ from analyzer.cfg import Cfg, build_cfg
 from analyzer.elf import MapSpec, ProgramSpec, RelocationKind
 from analyzer.errors import AnalyzerError
 from analyzer.fields import LENGTH, METADATA, fields_in_span
-from analyzer.helpers import HELPER_NAMES, helper_symbol, not_modelled_why
+from analyzer.helpers import HELPER_NAMES, helper_by_name, kfunc_by_name, not_modelled_why
 from analyzer.insn import BPF_PSEUDO_KFUNC_CALL, Insn, decode
 from analyzer.provenance import (
     CallSite,
@@ -47,7 +47,7 @@ from analyzer.provenance import (
     analyze_provenance,
     ctx_field,
 )
-from analyzer.symbolic import LayoutBasis, Lin, Naming, name_write
+from analyzer.symbolic import NOT_IN_FLOW_KEY, LayoutBasis, Lin, Naming, name_write
 from analyzer.verifier_log import ParsedLog, check_program, parse_log
 
 __all__ = [
@@ -108,11 +108,22 @@ class MetadataWrite(BaseModel):
 
 
 class LengthChange(BaseModel):
-    """A call that may change the packet's length or header layout."""
+    """A call that may change the packet's length or header layout.
+
+    ``moves_bytes`` is False for a call that is only on the kernel's list of
+    calls that change packet data (``bpf_helper_changes_pkt_data()``): it
+    makes the verifier forget packet pointers, but leaves every byte from
+    the Ethernet header on, and the length, as they were
+    (``bpf_skb_pull_data`` makes bytes linear, ``bpf_xdp_adjust_meta`` moves
+    the metadata area in front of them). Such a call keeps a program from
+    ``read_only`` (the contract's condition 4), not the flow key from what
+    it was.
+    """
 
     insn: int
     helper: str
     source: str | None
+    moves_bytes: bool = True
 
 
 class HelperUse(BaseModel):
@@ -380,6 +391,13 @@ class _Verdict:
         naming = name_write(
             start, a.size if a.start is not None or a.hi is None else 1, a.facts, a.keep
         )
+        row = helper_by_name(a.via) or kfunc_by_name(a.via)
+        if row is not None and row.writes_fields:
+            # The call writes only these fields (bpf_skb_ecn_set_ce: the ECN
+            # bits and the IPv4 checksum), wherever in its span they are on
+            # the layouts this path allows: both name every field it hits.
+            fields = naming.fields & frozenset(row.writes_fields)
+            naming = Naming(fields, any(f not in NOT_IN_FLOW_KEY for f in fields), naming.layout)
         self.add_write(a.insn, lo, a.hi, a.size, a.via, "static", naming)
 
     def add_metadata(self, name: str, insn: int, via: str) -> None:
@@ -428,15 +446,22 @@ class _Verdict:
         insn, kind, name, call_id, effect = site.insn, site.kind, site.name, site.id, site.effect
         where = self.where(insn)
         if effect is None:
-            symbol = name
-            if kind == "helper" and call_id is not None:
-                symbol = helper_symbol(call_id) + f" (#{call_id})" * (call_id in HELPER_NAMES)
+            # A helper without a row is named bpf_NAME (provenance's call_row),
+            # or helper#N for a number newer than the table.
+            called = name
+            if kind == "helper" and call_id in HELPER_NAMES:
+                called = f"{name} (#{call_id})"
+            elif kind == "helper":
+                called = f"#{call_id}, newer than Linux 6.18,"
             why = not_modelled_why(kind, name)
-            self.unknown.append(
-                f"{where}: {kind} {symbol} "
-                + (f"is not modelled ({why})" if why else "is not in the effects table")
-                + "; its effects are unknown"
-            )
+            if why:
+                self.unknown.append(
+                    f"{where}: {kind} {called} is not modelled ({why}); its effects are unknown"
+                )
+            else:
+                self.unknown.append(
+                    f"{where}: {kind} {called} is not in the effects table; its effects are unknown"
+                )
             self.helpers.append(
                 HelperUse(
                     insn=insn,
@@ -468,7 +493,12 @@ class _Verdict:
                 else "changes packet data (the kernel's list): moves or re-lays out bytes"
             )
             self.lengths.append(
-                LengthChange(insn=insn, helper=effect.symbol, source=self.source(insn))
+                LengthChange(
+                    insn=insn,
+                    helper=effect.symbol,
+                    source=self.source(insn),
+                    moves_bytes=not pointer_only,
+                )
             )
         for m in effect.writes_metadata:
             tags.append(f"writes meta.{m}")
@@ -693,7 +723,7 @@ class _Verdict:
         # A write counts unless every frame layout its paths allow puts all
         # of its bytes outside the flow key (payload, checksums): see
         # analyzer/symbolic.py and docs/decisions/0003.
-        if verdict == "unknown" or self.lengths:
+        if verdict == "unknown" or any(c.moves_bytes for c in self.lengths):
             return True
         if any(w.flow_key for w in self.writes.values()):
             return True

@@ -8,7 +8,8 @@ source it cites:
 * ``writes_packet_bytes``: the call may store into packet data; where the
   offset and length come from an argument, ``offset_arg``/``length_arg`` name
   it (1 = R1 ... 5 = R5), ``length`` gives a fixed size, ``writes_fields``
-  names header fields written without an offset argument.
+  names header fields written without an offset argument: the only fields
+  the call may write, whatever else its ``fixed_span`` covers.
 * ``changes_length_or_layout``: the packet may grow, shrink or have headers
   inserted or removed.
 * ``writes_metadata``: sk_buff / xdp_buff fields written (see
@@ -286,20 +287,25 @@ HELPERS: tuple[HelperEffect, ...] = (
     # A route lookup in the FIB of the device's namespace: it reads the
     # packet's addresses from its parameter struct (R2, R3 bytes: ARG_PTR_TO_MEM
     # | MEM_WRITE) and writes the answer there (next hop, MAC addresses,
-    # ifindex). That struct may be packet bytes; nothing else changes.
+    # ifindex); nothing else changes. Its proto has no pkt_access, so the
+    # verifier refuses a packet pointer there, but a dynptr slice of the
+    # packet is plain memory to it: the write is kept as a packet write.
     _helper(
         69,
         "fib_lookup",
         f"{_FILTER}: bpf_skb_fib_lookup",  # bpf_xdp_fib_lookup alike
         writes_memory=((2, 3, None),),
     ),
-    # Writes the device's MTU to the u32 at R3 (ARG_PTR_TO_FIXED_SIZE_MEM |
-    # MEM_WRITE, arg3_size 4), which may be packet bytes.
+    # Writes the device's MTU to the aligned u32 at R3 (ARG_PTR_TO_FIXED_SIZE_MEM
+    # | MEM_WRITE | MEM_ALIGNED, arg3_size 4): as fib_lookup's, packet bytes
+    # only through a dynptr slice.
     _helper(
         163,
         "check_mtu",
         f"{_FILTER}: bpf_skb_check_mtu",  # bpf_xdp_check_mtu alike
         writes_memory=((3, None, 4),),
+        note="with ifindex 0 it answers for skb->dev, which is the loopback device when "
+        "OVS runs the program with BPF_PROG_TEST_RUN: pass the output port's ifindex",
     ),
     # --- packet bytes -----------------------------------------------------
     # flags BPF_F_RECOMPUTE_CSUM updates skb->csum, BPF_F_INVALIDATE_HASH
@@ -638,7 +644,7 @@ HELPERS_NOT_MODELLED: Mapping[str, str] = {
             "get_ns_current_pid_tgid get_current_ancestor_cgroup_id get_task_stack "
             "get_current_task_btf task_pt_regs send_signal send_signal_thread "
             "task_storage_get task_storage_delete cgrp_storage_get cgrp_storage_delete "
-            "find_vma copy_from_user copy_from_user_task get_branch_snapshot "
+            "find_vma get_branch_snapshot "
             "perf_event_read perf_event_read_value"
         ),
         _TASK,
@@ -699,8 +705,8 @@ KFUNCS_NOT_MODELLED: Mapping[str, str] = {
             "bpf_task_work_schedule_resume_impl bpf_task_work_schedule_signal_impl "
             "bpf_get_kmem_cache bpf_iter_css_destroy bpf_iter_css_new bpf_iter_css_next "
             "bpf_iter_css_task_destroy bpf_iter_css_task_new bpf_iter_css_task_next "
-            "bpf_iter_dmabuf_destroy bpf_iter_dmabuf_new bpf_iter_dmabuf_next "
-            "bpf_iter_kmem_cache_destroy bpf_iter_kmem_cache_new bpf_iter_kmem_cache_next "
+            " "
+            " "
             "bpf_iter_task_destroy bpf_iter_task_new bpf_iter_task_next "
             "bpf_iter_task_vma_destroy bpf_iter_task_vma_new bpf_iter_task_vma_next "
             "bpf_iter_bits_destroy bpf_iter_bits_new bpf_iter_bits_next "
@@ -738,12 +744,12 @@ KFUNCS_NOT_MODELLED: Mapping[str, str] = {
     ),
     **_each(
         (
-            "bpf_copy_from_user_dynptr bpf_copy_from_user_str bpf_copy_from_user_str_dynptr "
-            "bpf_copy_from_user_task_dynptr bpf_copy_from_user_task_str "
-            "bpf_copy_from_user_task_str_dynptr bpf_probe_read_kernel_dynptr "
+            " "
+            " "
+            " bpf_probe_read_kernel_dynptr "
             "bpf_probe_read_kernel_str_dynptr bpf_probe_read_user_dynptr "
             "bpf_probe_read_user_str_dynptr bpf_crypto_decrypt bpf_crypto_encrypt "
-            "bpf_key_put bpf_lookup_system_key bpf_lookup_user_key bpf_strcasecmp "
+            "bpf_key_put bpf_lookup_system_key bpf_strcasecmp "
             "bpf_strchr bpf_strchrnul bpf_strcmp bpf_strcspn bpf_strlen bpf_strnchr "
             "bpf_strnlen bpf_strnstr bpf_strrchr bpf_strspn bpf_strstr "
             "bpf_stream_vprintk_impl bpf_kfunc_call_memb_release "
@@ -784,15 +790,17 @@ def helper_by_name(name: str) -> HelperEffect | None:
 
 
 def helper_symbol(helper_id: int) -> str:
-    """The name the verifier prints for helper ``helper_id`` (``bpf_fib_lookup``),
-    or ``helper#N`` for a number newer than ``HELPER_NAMES``."""
+    """``bpf_`` and the uapi name of helper ``helper_id`` (``bpf_fib_lookup``), as the
+    verifier prints it, or ``helper#N`` for a number ``HELPER_NAMES`` lacks (a
+    newer kernel's)."""
     name = HELPER_NAMES.get(helper_id)
     return f"bpf_{name}" if name else f"helper#{helper_id}"
 
 
 def not_modelled_why(kind: Literal["helper", "kfunc"], name: str) -> str | None:
-    """Why the table has no row for helper or kfunc ``name`` that the kernel offers,
-    or None when it is not known to be offered (a newer kernel's)."""
+    """Why the table has no row for helper or kfunc ``name`` (a helper with or
+    without ``bpf_``), which Linux 6.18 offers tc or XDP programs; None for any
+    other name: a newer kernel's, or one 6.18 offers neither type."""
     if kind == "helper":
         return HELPERS_NOT_MODELLED.get(name.removeprefix("bpf_"))
     return KFUNCS_NOT_MODELLED.get(name)

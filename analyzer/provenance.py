@@ -41,7 +41,7 @@ from typing import Literal
 
 from analyzer import symbolic as sym
 from analyzer.cfg import Cfg
-from analyzer.helpers import HELPER_NAMES, HelperEffect, helper_by_id, kfunc_by_name
+from analyzer.helpers import HelperEffect, helper_by_id, helper_symbol, kfunc_by_name
 from analyzer.insn import (
     BPF_ADD,
     BPF_AND,
@@ -951,8 +951,7 @@ class _Run:
             name = self.kfunc_names.get(index, f"kfunc#{insn.imm}")
             return name, kfunc_by_name(name), None
         row = helper_by_id(insn.imm)
-        name = row.name if row else HELPER_NAMES.get(insn.imm, f"helper#{insn.imm}")
-        return name, row, insn.imm
+        return (row.name if row else helper_symbol(insn.imm)), row, insn.imm
 
     def call_accesses(
         self, index: int, name: str, effect: HelperEffect, args: tuple[Val, ...], state: State

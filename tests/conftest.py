@@ -194,3 +194,17 @@ def intruder() -> Iterator[User]:
         yield User(name, entry.pw_uid, entry.pw_gid)
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The precision of field naming over the crafted programs, when they ran."""
+    for module in list(sys.modules.values()):
+        seen = getattr(module, "FIELD_PRECISION", None)
+        if seen and isinstance(seen, dict):
+            over = {n: o for n, (_, o) in seen.items() if o}
+            terminalreporter.write_line(
+                f"field precision: {len(seen) - len(over)} of {len(seen)} crafted programs "
+                f"named exactly; {sum(over.values())} fields over-named in "
+                + ", ".join(f"{n} ({o})" for n, o in sorted(over.items()))
+            )
+            return

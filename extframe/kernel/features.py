@@ -9,15 +9,25 @@ refusal counts as a no:
 
 - a helper: ``program of this type cannot use helper NAME#N``
   (``check_helper_call()`` in kernel/bpf/verifier.c: the program type's
-  ``get_func_proto`` has none), or ``invalid func`` for a number past the
-  kernel's last;
+  ``get_func_proto`` has none), ``invalid func`` for a number past the
+  kernel's last, ``helper call might sleep in a non-sleepable prog`` (tc
+  and XDP programs never sleep);
 - a kfunc: ``calling kernel function NAME is not allowed``
-  (``fetch_kfunc_meta()``: no kfunc set of the program type holds it).
+  (``fetch_kfunc_meta()``: no kfunc set of the program type holds it),
+  ``program must be sleepable to call sleepable kfunc``, ``cannot find
+  address for kernel function``.
 
 Any other refusal (arguments of the wrong type: each probe passes the
 context and zeros) means the call itself is allowed. The names come from the
 kernel's BTF (/sys/kernel/btf/vmlinux): ``enum bpf_func_id`` for helpers,
-every function tagged ``bpf_kfunc`` for kfuncs.
+every function it tags ``bpf_kfunc`` for kfuncs. Kfuncs of modules (their
+BTF beside vmlinux in /sys/kernel/btf/, called with a BTF fd) are not asked
+about: ``module_btfs()`` lists the modules that have BTF, so that a caller
+can tell when the answer is partial.
+
+The verifier offers many helpers only to a loader with CAP_BPF and
+CAP_PERFMON (``bpf_base_func_proto()``), and refuses the others with the same
+"cannot use helper" line: ask as root, or the answer is too short.
 """
 
 from __future__ import annotations
@@ -34,7 +44,15 @@ from extframe.kernel.bpf_syscall import RawLoadOptions, prog_load
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 PROG_TYPES = {"tc": libbpf.PROG_TYPE_SCHED_CLS, "xdp": libbpf.PROG_TYPE_XDP}
 
-_HELPER_REFUSED = ("program of this type cannot use helper", "invalid func ")
+_HELPER_REFUSED = (
+    "program of this type cannot use helper",
+    "invalid func ",
+    "helper call might sleep in a non-sleepable prog",
+)
+_KFUNC_REFUSED = (
+    "program must be sleepable to call sleepable kfunc",
+    "cannot find address for kernel function",
+)
 _PSEUDO_KFUNC_CALL = 2  # a call's src_reg: a kfunc by BTF id (include/uapi/linux/bpf.h)
 
 
@@ -100,6 +118,11 @@ def kernel_kfuncs() -> dict[str, int]:
     return out
 
 
+def module_btfs() -> tuple[str, ...]:
+    """The modules whose BTF the kernel shows beside vmlinux: their kfuncs are not probed."""
+    return tuple(sorted(p.name for p in VMLINUX_BTF.parent.iterdir() if p.name != "vmlinux"))
+
+
 def _allowed(insns: bytes, prog_type: int, refusals: tuple[str, ...]) -> bool:
     load = prog_load(insns, RawLoadOptions(prog_type=prog_type, log_level=1, log_size=1 << 16))
     load.close()
@@ -125,7 +148,7 @@ def offered(kind: str) -> Offered:
         if _allowed(
             _calling(_insn(0x85, src=_PSEUDO_KFUNC_CALL, imm=btf_id)),
             prog_type,
-            (f"calling kernel function {name} is not allowed",),
+            (f"calling kernel function {name} is not allowed", *_KFUNC_REFUSED),
         )
     )
     return Offered(helpers, kfuncs)

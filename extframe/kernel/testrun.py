@@ -62,6 +62,25 @@ class RunResult:
     mark: int
     priority: int
     duration_ns: int
+    #: XDP only: the metadata area the program left in front of the frame
+    #: (bpf_xdp_adjust_meta()), which the kernel returns before ``packet``.
+    meta: bytes = b""
+
+
+class _XdpMd(ctypes.Structure):
+    """``struct xdp_md`` (include/uapi/linux/bpf.h): offsets from the metadata's start."""
+
+    _fields_ = [
+        (name, ctypes.c_uint32)
+        for name in (
+            "data",
+            "data_end",
+            "data_meta",
+            "ingress_ifindex",
+            "rx_queue_index",
+            "egress_ifindex",
+        )
+    ]
 
 
 def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
@@ -97,14 +116,23 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
         opts.ctx_size_in = opts.ctx_size_out = ctypes.sizeof(skb)
     elif inp.mark or inp.priority or inp.in_port or inp.arg:
         raise RunError("xdp programs take no metadata: drop --in-port/--arg/--mark/--priority")
+    xdp = _XdpMd(data_end=len(inp.packet))
+    if prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS:
+        # The kernel returns the bytes from data_meta on, and says in the
+        # context where the frame starts (bpf_prog_test_run_xdp()).
+        opts.ctx_in = opts.ctx_out = ctypes.cast(ctypes.pointer(xdp), ctypes.c_void_p)
+        opts.ctx_size_in = opts.ctx_size_out = ctypes.sizeof(xdp)
     if libbpf.lib().bpf_prog_test_run_opts(prog.fd, ctypes.byref(opts)) < 0:
         err = ctypes.get_errno()
         raise RunError(f"BPF_PROG_TEST_RUN failed on program {prog.name!r}: {_explain(err)}")
     retval = int(opts.retval)
+    out = data_out.raw[: opts.data_size_out]
+    meta = out[: xdp.data] if prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS else b""
     return RunResult(
         retval=retval,
         verdict=VERDICTS[prog.prog_type].get(retval, "error"),
-        packet=data_out.raw[: opts.data_size_out],
+        packet=out[len(meta) :],
+        meta=meta,
         mark=int(skb.mark) if prog.prog_type == libbpf.PROG_TYPE_SCHED_CLS else 0,
         priority=int(skb.priority) if prog.prog_type == libbpf.PROG_TYPE_SCHED_CLS else 0,
         duration_ns=int(opts.duration),

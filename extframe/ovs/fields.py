@@ -128,7 +128,9 @@ def ovs_basis(effects: ProgramEffects) -> dict[str, list[str]]:
     """
     if effects.verdict == "unknown":
         return {UNKNOWN: [UNKNOWN]}
-    if effects.length_changes:  # every write is then named on an assumed layout too
+    # After a call that moves bytes, every write is named on an assumed layout
+    # too; one that only invalidates pointers (pull_data) leaves the bytes.
+    if any(c.moves_bytes for c in effects.length_changes):
         return {UNKNOWN: [LENGTH]}
     basis: dict[str, set[str]] = {}
     for w in effects.packet_writes:

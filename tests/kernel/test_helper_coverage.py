@@ -35,6 +35,11 @@ def test_the_probe_tells_yes_from_no() -> None:
     assert 1 in tc.helpers and 1 in xdp.helpers  # map_lookup_elem
     assert "bpf_dynptr_from_skb" in tc.kfuncs and "bpf_dynptr_from_skb" not in xdp.kfuncs
     assert "bpf_dynptr_from_xdp" in xdp.kfuncs and "bpf_dynptr_from_xdp" not in tc.kfuncs
+    # Offered only to a loader with CAP_PERFMON (bpf_base_func_proto): without
+    # it the answers would be too short, and so would the test's demands.
+    assert "probe_read_kernel" in tc.helpers.values()
+    # Sleepable only: the verifier says so, not "cannot use helper".
+    assert "copy_from_user" not in tc.helpers.values()
     # The kernel refuses most of what it has to these two types.
     assert len(tc.helpers) < len(kernel_helper_names())
     assert len(tc.kfuncs) < len(kernel_kfuncs())

@@ -178,7 +178,10 @@ def effects(
     writes: list[PacketWrite] | None = None,
     metadata: list[str] | None = None,
     lengths: int = 0,
+    pulls: int = 0,
 ) -> ProgramEffects:
+    """``lengths`` calls that move bytes (vlan_push), ``pulls`` that only
+    invalidate pointers (pull_data)."""
     writes = writes or []
     meta = [
         MetadataWrite(
@@ -203,7 +206,9 @@ def effects(
         reasons=[],
         packet_writes=writes,
         metadata_writes=meta,
-        length_changes=[LengthChange(insn=3, helper="bpf_skb_vlan_push", source=None)] * lengths,
+        length_changes=[LengthChange(insn=3, helper="bpf_skb_vlan_push", source=None)] * lengths
+        + [LengthChange(insn=4, helper="bpf_skb_pull_data", source=None, moves_bytes=False)]
+        * pulls,
         static_verdict=verdict,
         insn_count=10,
     )
@@ -233,6 +238,9 @@ def effects(
             "lazy",
         ),
         (effects(writes=[write(["eth.dst"])], lengths=1), [UNKNOWN], "lazy"),
+        # pull_data leaves the bytes: the writes alone say what changed
+        (effects(writes=[write(["eth.dst"])], pulls=1), ["dl_dst"], "lazy"),
+        (effects(writes=[write([PAYLOAD], flow_key=False)], pulls=1), [], "no"),
         (effects("unknown"), [UNKNOWN], "lazy"),
     ],
 )
