@@ -441,6 +441,7 @@ class _Run:
     map_writes: dict[str, set[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     work: list[Key] = field(default_factory=list)
+    queued: set[Key] = field(default_factory=set)  # the keys in ``work``, each once
     returns: dict[Context, set[tuple[Context, int]]] = field(default_factory=dict)
     steps: int = 0
     thresholds: tuple[int, ...] = ()
@@ -475,6 +476,7 @@ class _Run:
         old = self.states.get(key)
         if old is None:
             self.states[key] = state
+            self.queued.add(key)
             self.work.append(key)
             return
         n = self.joins.get(key, 0) + 1
@@ -482,7 +484,9 @@ class _Run:
         new = _join_states(old, state, widen=n > WIDEN_AFTER, thresholds=self.thresholds)
         if new != old:
             self.states[key] = new
-            self.work.append(key)
+            if key not in self.queued:  # its step reads the state it has then
+                self.queued.add(key)
+                self.work.append(key)
 
     def run(self, entries: Iterable[tuple[int, State]]) -> None:
         for index, state in entries:
@@ -492,8 +496,10 @@ class _Run:
             if self.steps > MAX_STEPS:
                 self.problems.append(f"the analysis gave up after {MAX_STEPS} steps")
                 return
-            ctx, index, sig = self.work.pop()
-            self.step(ctx, index, self.states[(ctx, index, sig)])
+            key = self.work.pop()
+            self.queued.discard(key)
+            ctx, index, _ = key
+            self.step(ctx, index, self.states[key])
 
     # -- one instruction ------------------------------------------------------
 
