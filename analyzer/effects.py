@@ -392,12 +392,16 @@ class _Verdict:
             start, a.size if a.start is not None or a.hi is None else 1, a.facts, a.keep
         )
         row = helper_by_name(a.via) or kfunc_by_name(a.via)
-        if row is not None and row.writes_fields:
-            # The call writes only these fields (bpf_skb_ecn_set_ce: the ECN
-            # bits and the IPv4 checksum), wherever in its span they are on
-            # the layouts this path allows: both name every field it hits.
+        if row is not None and row.writes_fields and _untagged(naming):
+            # On an untagged frame whose layout the path proved, the call
+            # writes only these fields (bpf_skb_ecn_set_ce: the ECN bits and
+            # the IPv4 checksum) of those its span hits. Not on a tagged one:
+            # there the kernel's network header is still at byte 14, on the
+            # tag, and the helper writes the TCI and the inner header's bytes
+            # 6-7 (or 2-3) in their place.
             fields = naming.fields & frozenset(row.writes_fields)
-            naming = Naming(fields, any(f not in NOT_IN_FLOW_KEY for f in fields), naming.layout)
+            if fields:
+                naming = Naming(fields, naming.flow_key and _in_key(fields), naming.layout)
         self.add_write(a.insn, lo, a.hi, a.size, a.via, "static", naming)
 
     def add_metadata(self, name: str, insn: int, via: str) -> None:
@@ -691,9 +695,10 @@ class _Verdict:
         about the original frame, so every write may hit any byte, and no
         layout a path proved names them.
         """
-        if not self.lengths:
+        moving = [c for c in self.lengths if c.moves_bytes]
+        if not moving:  # pull_data and the like leave every offset where it was
             return
-        first = min(c.insn for c in self.lengths)
+        first = min(c.insn for c in moving)
         for key, w in list(self.writes.items()):
             if (w.offset_min, w.offset_max) != (0, None):
                 self.writes[key] = w.model_copy(
@@ -766,6 +771,15 @@ def _first_start(lo: int, hi: int | None, size: int | None) -> int | None:
     if hi is None or size is None:
         return hi
     return max(lo, hi - size + 1)
+
+
+def _untagged(naming: Naming) -> bool:
+    """Whether the path proved the layout, and no VLAN tag is in it."""
+    return naming.layout == "proved" and not any(f.startswith("vlan.") for f in naming.fields)
+
+
+def _in_key(fields: frozenset[str]) -> bool:
+    return any(f not in NOT_IN_FLOW_KEY for f in fields)
 
 
 def _blind(lo: int, hi: int | None) -> Naming:

@@ -343,15 +343,19 @@ HELPERS: tuple[HelperEffect, ...] = (
     ),
     # INET_ECN_set_ce(): IPv4 tos (and its header checksum) or the IPv6
     # traffic class, found from the network header, not from an argument.
+    # The protocol is looked up behind VLAN tags (skb_protocol(skb, true)),
+    # but the network header stays where BPF_PROG_TEST_RUN put it, at 14: on
+    # a tagged frame the helper writes the TCI's low byte and bytes 24-25
+    # (the inner ip.frag, or ip.len under QinQ). writes_fields holds only on
+    # a frame the path proved untagged (analyzer/effects.py).
     _helper(
         97,
         "skb_ecn_set_ce",
         f"{_FILTER}: bpf_skb_ecn_set_ce",
         writes_packet_bytes=True,
         writes_fields=("ip.tos", "ip.csum", "ipv6.tc"),
-        # The network header follows the 14-byte Ethernet header: skb->protocol
-        # and the header come from eth_type_trans() (net/ethernet/eth.c), and
-        # INET_ECN_set_ce() (include/net/inet_ecn.h) acts only when the
+        # The network header is at 14 (eth_type_trans(), net/ethernet/eth.c),
+        # and INET_ECN_set_ce() (include/net/inet_ecn.h) acts only when the
         # protocol is IPv4 (tos 15, csum 24-25) or IPv6 (traffic class 14-15).
         fixed_span=(14, 25),
         note="writes the ECN bits but is not on the kernel's invalidation list",

@@ -122,8 +122,17 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
         # context where the frame starts (bpf_prog_test_run_xdp()).
         opts.ctx_in = opts.ctx_out = ctypes.cast(ctypes.pointer(xdp), ctypes.c_void_p)
         opts.ctx_size_in = opts.ctx_size_out = ctypes.sizeof(xdp)
-    if libbpf.lib().bpf_prog_test_run_opts(prog.fd, ctypes.byref(opts)) < 0:
-        err = ctypes.get_errno()
+    failed = libbpf.lib().bpf_prog_test_run_opts(prog.fd, ctypes.byref(opts)) < 0
+    err = ctypes.get_errno() if failed else 0
+    if failed and err == errno.EINVAL and prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS:
+        # Before Linux 5.12 an XDP test run takes no context, and returns the
+        # bytes from data on: no metadata to split off.
+        opts.ctx_in = opts.ctx_out = None
+        opts.ctx_size_in = opts.ctx_size_out = 0
+        xdp.data = 0
+        failed = libbpf.lib().bpf_prog_test_run_opts(prog.fd, ctypes.byref(opts)) < 0
+        err = ctypes.get_errno() if failed else 0
+    if failed:
         raise RunError(f"BPF_PROG_TEST_RUN failed on program {prog.name!r}: {_explain(err)}")
     retval = int(opts.retval)
     out = data_out.raw[: opts.data_size_out]
