@@ -22,8 +22,7 @@ context and zeros) means the call itself is allowed. The names come from the
 kernel's BTF (/sys/kernel/btf/vmlinux): ``enum bpf_func_id`` for helpers,
 every function it tags ``bpf_kfunc`` for kfuncs. Kfuncs of modules (their
 BTF beside vmlinux in /sys/kernel/btf/, called with a BTF fd) are not asked
-about: ``module_btfs()`` lists the modules that have BTF, so that a caller
-can tell when the answer is partial.
+about.
 
 The verifier offers many helpers only to a loader with CAP_BPF and
 CAP_PERFMON (``bpf_base_func_proto()``), and refuses the others with the same
@@ -33,16 +32,15 @@ CAP_PERFMON (``bpf_base_func_proto()``), and refuses the others with the same
 from __future__ import annotations
 
 import functools
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer.btf import Btf, BtfKind
-from extframe.kernel import libbpf
+from analyzer.insn import BPF_PSEUDO_KFUNC_CALL, Insn, encode
 from extframe.kernel.bpf_syscall import RawLoadOptions, prog_load
+from extframe.kernel.loader import PROG_TYPES
 
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
-PROG_TYPES = {"tc": libbpf.PROG_TYPE_SCHED_CLS, "xdp": libbpf.PROG_TYPE_XDP}
 
 _HELPER_REFUSED = (
     "program of this type cannot use helper",
@@ -53,21 +51,17 @@ _KFUNC_REFUSED = (
     "program must be sleepable to call sleepable kfunc",
     "cannot find address for kernel function",
 )
-_PSEUDO_KFUNC_CALL = 2  # a call's src_reg: a kfunc by BTF id (include/uapi/linux/bpf.h)
 
 
 class FeatureError(RuntimeError):
     """The kernel cannot be asked (no BTF, or a load failed in a way that answers nothing)."""
 
 
-def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
-    return struct.pack("<BBhi", code, dst | (src << 4), off, imm)
-
-
-def _calling(call: bytes) -> bytes:
-    """r2..r5 = 0 (r1 is the context); the call; r0 = 0; exit."""
-    zero = b"".join(_insn(0xB7, r) for r in (2, 3, 4, 5))
-    return zero + call + _insn(0xB7, 0) + _insn(0x95)
+def _calling(imm: int, src: int = 0) -> bytes:
+    """r2..r5 = 0 (r1 is the context); call ``imm``; r0 = 0; exit."""
+    zero = [Insn(r - 2, 0xB7, r, 0, 0, 0) for r in (2, 3, 4, 5)]  # mov rN, 0
+    call = Insn(4, 0x85, 0, src, 0, imm)
+    return encode([*zero, call, Insn(5, 0xB7, 0, 0, 0, 0), Insn(6, 0x95, 0, 0, 0, 0)])
 
 
 @dataclass(frozen=True)
@@ -118,11 +112,6 @@ def kernel_kfuncs() -> dict[str, int]:
     return out
 
 
-def module_btfs() -> tuple[str, ...]:
-    """The modules whose BTF the kernel shows beside vmlinux: their kfuncs are not probed."""
-    return tuple(sorted(p.name for p in VMLINUX_BTF.parent.iterdir() if p.name != "vmlinux"))
-
-
 def _allowed(insns: bytes, prog_type: int, refusals: tuple[str, ...]) -> bool:
     load = prog_load(insns, RawLoadOptions(prog_type=prog_type, log_level=1, log_size=1 << 16))
     load.close()
@@ -140,13 +129,13 @@ def offered(kind: str) -> Offered:
     helpers = {
         n: name
         for n, name in sorted(kernel_helper_names().items())
-        if _allowed(_calling(_insn(0x85, imm=n)), prog_type, _HELPER_REFUSED)
+        if _allowed(_calling(n), prog_type, _HELPER_REFUSED)
     }
     kfuncs = tuple(
         name
         for name, btf_id in sorted(kernel_kfuncs().items())
         if _allowed(
-            _calling(_insn(0x85, src=_PSEUDO_KFUNC_CALL, imm=btf_id)),
+            _calling(btf_id, src=BPF_PSEUDO_KFUNC_CALL),
             prog_type,
             (f"calling kernel function {name} is not allowed", *_KFUNC_REFUSED),
         )
