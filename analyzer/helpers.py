@@ -690,7 +690,10 @@ HELPERS_NOT_MODELLED: Mapping[str, str] = {
     ),
 }
 
-_K_TASK = "acquires, looks up or iterates over kernel objects (tasks, cgroups, VMAs)"
+_K_TASK = (
+    "acquires, looks up or iterates over kernel objects (tasks, cgroups, VMAs), "
+    "iterates over numbers or bits, or schedules work"
+)
 _K_GRAPH = "allocates or links program-owned objects (lists, rbtrees, refcounts)"
 _K_SYNC = "locks, or enters or leaves an RCU, IRQ or preemption section"
 _K_CT = "looks up or changes a conntrack entry or an XFRM state"

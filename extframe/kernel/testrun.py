@@ -109,6 +109,7 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
     opts.data_size_out = len(data_out)
     opts.repeat = inp.repeat
     skb = libbpf.SkBuff()
+    xdp = None
     if prog.prog_type == libbpf.PROG_TYPE_SCHED_CLS:
         skb.mark, skb.priority = inp.mark, inp.priority
         skb.cb[0], skb.cb[1] = inp.in_port, inp.arg
@@ -116,15 +117,15 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
         opts.ctx_size_in = opts.ctx_size_out = ctypes.sizeof(skb)
     elif inp.mark or inp.priority or inp.in_port or inp.arg:
         raise RunError("xdp programs take no metadata: drop --in-port/--arg/--mark/--priority")
-    xdp = _XdpMd(data_end=len(inp.packet))
-    if prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS:
+    else:
         # The kernel returns the bytes from data_meta on, and says in the
         # context where the frame starts (bpf_prog_test_run_xdp()).
+        xdp = _XdpMd(data_end=len(inp.packet))
         opts.ctx_in = opts.ctx_out = ctypes.cast(ctypes.pointer(xdp), ctypes.c_void_p)
         opts.ctx_size_in = opts.ctx_size_out = ctypes.sizeof(xdp)
     failed = libbpf.lib().bpf_prog_test_run_opts(prog.fd, ctypes.byref(opts)) < 0
     err = ctypes.get_errno() if failed else 0
-    if failed and err == errno.EINVAL and prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS:
+    if failed and err == errno.EINVAL and xdp is not None:
         # Before Linux 5.12 an XDP test run takes no context, and returns the
         # bytes from data on: no metadata to split off.
         opts.ctx_in = opts.ctx_out = None
@@ -136,7 +137,7 @@ def run(prog: LoadedProgram, inp: RunInput) -> RunResult:
         raise RunError(f"BPF_PROG_TEST_RUN failed on program {prog.name!r}: {_explain(err)}")
     retval = int(opts.retval)
     out = data_out.raw[: opts.data_size_out]
-    meta = out[: xdp.data] if prog.prog_type != libbpf.PROG_TYPE_SCHED_CLS else b""
+    meta = out[: xdp.data] if xdp is not None else b""
     return RunResult(
         retval=retval,
         verdict=VERDICTS[prog.prog_type].get(retval, "error"),
